@@ -10,7 +10,13 @@ RUN_ARGS ?=
 
 .PHONY: all deps run test test-unit test-asan sim soak bench fuzz clean format
 
+# Module folders are picked up at configure time: reconfigure when the set of
+# meson.build files changes (a new module or test folder).
+MESON_FILES := $(shell find src tests bench -name meson.build 2>/dev/null | sort)
+
 all: $(BUILD)/build.ninja
+	@echo "$(MESON_FILES)" | cmp -s - $(BUILD)/.meson-files || { \
+	    meson setup --reconfigure $(BUILD) >/dev/null && echo "$(MESON_FILES)" > $(BUILD)/.meson-files; }
 	ninja -C $(BUILD)
 
 deps:
@@ -32,6 +38,8 @@ test-asan:
 	@scripts/deps.sh test
 	@[ -f $(ASAN)/build.ninja ] || CC=clang meson setup $(ASAN) --buildtype=debug \
 	    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@echo "$(MESON_FILES)" | cmp -s - $(ASAN)/.meson-files || { \
+	    meson setup --reconfigure $(ASAN) >/dev/null && echo "$(MESON_FILES)" > $(ASAN)/.meson-files; }
 	@ninja -C $(ASAN) >/dev/null
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	    $(PYTHON) tests/run.py --build $(ASAN) --parts unit,sim --sim-seeds 50
