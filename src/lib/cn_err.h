@@ -32,6 +32,7 @@
     X(PROTO, "protocol error")                                                         \
     X(SHUTDOWN, "shutting down")                                                       \
     X(NOPATH, "no path to datacenter")                                                 \
+    X(NOSERVERS, "No known Consul servers")                                            \
     X(ACLNOTFOUND, "ACL not found")                                                    \
     X(ACLDISABLED, "ACL support disabled")
 

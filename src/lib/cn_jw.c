@@ -13,6 +13,12 @@ void cn_jw_init(struct cn_jw *w, struct cn_buf *out, bool pretty)
     memset(w, 0, sizeof *w);
     w->out = out;
     w->pretty = pretty;
+    w->indent = "    ";
+}
+
+void cn_jw_set_indent(struct cn_jw *w, const char *unit)
+{
+    w->indent = unit;
 }
 
 void cn_jw_finish(struct cn_jw *w)
@@ -23,7 +29,7 @@ void cn_jw_finish(struct cn_jw *w)
 static void newline(struct cn_jw *w)
 {
     cn_buf_putc(w->out, '\n');
-    for (int i = 0; i < w->depth; i++) cn_buf_put(w->out, "    ", 4);
+    for (int i = 0; i < w->depth; i++) cn_buf_puts(w->out, w->indent);
 }
 
 /* Separator and indentation before a value or key at the current depth. */

@@ -22,12 +22,15 @@
 struct cn_jw {
     struct cn_buf *out;
     bool pretty;
+    const char *indent; /* pretty indent unit: four spaces unless set */
     bool after_key;
     int depth;
     uint32_t count[CN_JW_DEPTH_MAX];
 };
 
 void cn_jw_init(struct cn_jw *w, struct cn_buf *out, bool pretty);
+/* Pretty output indented with unit (e.g. "\t", as `consul kv export`). */
+void cn_jw_set_indent(struct cn_jw *w, const char *unit);
 /* Pretty output ends with a newline, as Consul's ?pretty does. */
 void cn_jw_finish(struct cn_jw *w);
 

@@ -174,6 +174,10 @@ int state_tombstone_reap_txn(struct state_txn *tx, uint64_t upto);
 size_t state_kv_count(const struct state_store *st);
 size_t state_tombstone_count(const struct state_store *st);
 
+/* ---- sessions -------------------------------------------------------- */
+
+bool state_session_exists(struct state_store *st, struct cn_str id);
+
 /* ---- snapshots ------------------------------------------------------- */
 
 /* Stream the whole store; write returns 0 or a negative error that aborts. */

@@ -18,13 +18,41 @@ static struct cn_str opaque_key(const void *row)
 }
 static const struct state_table_ops unused_ops = {"unused", opaque_key, NULL, NULL, NULL};
 
+/* Tables defined in their family's file; weak until that file is built. */
+#define TABLE(name) extern const struct state_table_ops name __attribute__((weak));
+TABLE(state__nodes_ops)
+TABLE(state__services_ops)
+TABLE(state__checks_ops)
+TABLE(state__sessions_ops)
+TABLE(state__acl_tokens_ops)
+TABLE(state__acl_policies_ops)
+TABLE(state__acl_roles_ops)
+TABLE(state__queries_ops)
+TABLE(state__coordinates_ops)
+TABLE(state__indexes_ops)
+TABLE(state__meta_ops)
+#undef TABLE
+
 static const struct state_table_ops *table_ops(enum state_table_id t)
 {
+    const struct state_table_ops *ops = NULL;
     switch (t) {
     case STATE_T_KVS: return &state__kvs_ops;
     case STATE_T_TOMBSTONES: return &state__tombstone_ops;
-    default: return &unused_ops;
+    case STATE_T_NODES: ops = &state__nodes_ops; break;
+    case STATE_T_SERVICES: ops = &state__services_ops; break;
+    case STATE_T_CHECKS: ops = &state__checks_ops; break;
+    case STATE_T_SESSIONS: ops = &state__sessions_ops; break;
+    case STATE_T_ACL_TOKENS: ops = &state__acl_tokens_ops; break;
+    case STATE_T_ACL_POLICIES: ops = &state__acl_policies_ops; break;
+    case STATE_T_ACL_ROLES: ops = &state__acl_roles_ops; break;
+    case STATE_T_QUERIES: ops = &state__queries_ops; break;
+    case STATE_T_COORDINATES: ops = &state__coordinates_ops; break;
+    case STATE_T_INDEXES: ops = &state__indexes_ops; break;
+    case STATE_T_META: ops = &state__meta_ops; break;
+    default: break;
     }
+    return ops ? ops : &unused_ops;
 }
 
 const char *state_table_name(enum state_table_id t)

@@ -1,0 +1,152 @@
+/* agent.c - the /v1/agent endpoints answered from the agent's own state. */
+#include <string.h>
+
+#include "agent/agent.h"
+#include "http/http_int.h"
+#include "lib/cn_common.h"
+#include "lib/cn_time.h"
+#include "lib/cn_version.h"
+
+static void write_member(struct cn_jw *w, struct agent *a)
+{
+    const struct agent_config *c = agent_cfg(a);
+    char port[16], build[64];
+    snprintf(port, sizeof port, "%d", c->server_port);
+    snprintf(build, sizeof build, "%s:%s", CN_CONSUL_VERSION, cn_version_revision);
+    cn_jw_obj_begin(w);
+    cn_jw_key_str(w, "Name", c->node_name);
+    cn_jw_key_str(w, "Addr", agent_advertise_addr(a));
+    cn_jw_key_u64(w, "Port", (uint64_t)c->serf_lan_port);
+    cn_jw_key(w, "Tags");
+    cn_jw_obj_begin(w);
+    cn_jw_key_str(w, "build", build);
+    cn_jw_key_str(w, "dc", c->datacenter);
+    cn_jw_key_str(w, "id", agent_node_id(a));
+    if (c->server) {
+        if (c->bootstrap) cn_jw_key_str(w, "bootstrap", "1");
+        if (c->bootstrap_expect) {
+            char e[16];
+            snprintf(e, sizeof e, "%d", c->bootstrap_expect);
+            cn_jw_key_str(w, "expect", e);
+        }
+        cn_jw_key_str(w, "port", port);
+        cn_jw_key_str(w, "raft_vsn", "3");
+    }
+    cn_jw_key_str(w, "role", c->server ? "consul" : "node");
+    cn_jw_key_str(w, "segment", "");
+    cn_jw_key_str(w, "vsn", "2");
+    cn_jw_key_str(w, "vsn_max", "3");
+    cn_jw_key_str(w, "vsn_min", "2");
+    cn_jw_obj_end(w);
+    cn_jw_key_u64(w, "Status", 1);
+    cn_jw_key_u64(w, "ProtocolMin", CN_PROTOCOL_MIN);
+    cn_jw_key_u64(w, "ProtocolMax", CN_PROTOCOL_MAX);
+    cn_jw_key_u64(w, "ProtocolCur", CN_PROTOCOL_CUR);
+    cn_jw_key_u64(w, "DelegateMin", 2);
+    cn_jw_key_u64(w, "DelegateMax", 5);
+    cn_jw_key_u64(w, "DelegateCur", 4);
+    cn_jw_obj_end(w);
+}
+
+static void stats_section(struct cn_jw *w, const char *name, const char *const *kv)
+{
+    cn_jw_key(w, name);
+    cn_jw_obj_begin(w);
+    for (; kv[0]; kv += 2) cn_jw_key_str(w, kv[0], kv[1]);
+    cn_jw_obj_end(w);
+}
+
+static void write_stats(struct cn_jw *w, struct http_req *r, struct agent *a)
+{
+    const struct agent_config *c = agent_cfg(a);
+    char last[32], known[8], checks[8] = "0", services[8] = "0";
+    struct state_store *st = rpc_state(r->env->rpc);
+    snprintf(last, sizeof last, "%llu", (unsigned long long)state_last_index(st));
+    snprintf(known, sizeof known, "%s", *rpc_leader(r->env->rpc) ? "true" : "false");
+    const char *agent_kv[] = {"check_monitors", "0", "check_ttls", "0", "checks", checks,
+                              "services", services, NULL};
+    const char *consul_kv[] = {"bootstrap", c->bootstrap ? "true" : "false", "known_datacenters",
+                               "1", "leader", c->server ? "true" : "false", "leader_addr",
+                               rpc_leader(r->env->rpc), "server", c->server ? "true" : "false",
+                               "known_servers", c->server ? "1" : "0", NULL};
+    const char *raft_kv[] = {"applied_index", last, "commit_index", last, "last_log_index", last,
+                             "num_peers", "0", "state", c->server ? "Leader" : "Follower", NULL};
+    const char *runtime_kv[] = {"arch", "amd64", "os", "linux", "version", "cairn " CN_VERSION, NULL};
+    const char *build_kv[] = {"prerelease", "", "revision", cn_version_revision, "version",
+                              CN_CONSUL_VERSION, NULL};
+    cn_jw_key(w, "Stats");
+    cn_jw_obj_begin(w);
+    stats_section(w, "agent", agent_kv);
+    stats_section(w, "build", build_kv);
+    stats_section(w, "consul", consul_kv);
+    stats_section(w, "raft", raft_kv);
+    stats_section(w, "runtime", runtime_kv);
+    (void)known;
+    cn_jw_obj_end(w);
+}
+
+static void http_agent_self(struct http_req *r)
+{
+    struct agent *a = r->env->agent;
+    const struct agent_config *c = agent_cfg(a);
+    struct cn_jw w;
+    json_t *meta = agent_config_get(c, "node_meta");
+    if (!acl_allow(r->authz, ACL_R_AGENT, cn_str_from(c->node_name), ACL_A_READ)) {
+        http_reply_denied(r);
+        return;
+    }
+    http_json_begin(r, &w);
+    cn_jw_obj_begin(&w);
+    cn_jw_key(&w, "Config");
+    cn_jw_obj_begin(&w);
+    cn_jw_key_str(&w, "Datacenter", c->datacenter);
+    cn_jw_key_str(&w, "PrimaryDatacenter", c->primary_datacenter);
+    cn_jw_key_str(&w, "NodeName", c->node_name);
+    cn_jw_key_str(&w, "NodeID", agent_node_id(a));
+    cn_jw_key_str(&w, "Revision", cn_version_revision);
+    cn_jw_key_bool(&w, "Server", c->server);
+    cn_jw_key_str(&w, "Version", CN_CONSUL_VERSION);
+    cn_jw_key_i64(&w, "SessionTTLMin", c->session_ttl_min_ns);
+    cn_jw_obj_end(&w);
+    cn_jw_key(&w, "DebugConfig");
+    cn_jw_obj_begin(&w);
+    cn_jw_key_str(&w, "Datacenter", c->datacenter);
+    cn_jw_key_str(&w, "NodeName", c->node_name);
+    cn_jw_key_str(&w, "DataDir", c->data_dir ? c->data_dir : "");
+    cn_jw_key_bool(&w, "ServerMode", c->server);
+    cn_jw_key_bool(&w, "DevMode", c->dev);
+    cn_jw_key_str(&w, "ACLDefaultPolicy", c->acl_default_allow ? "allow" : "deny");
+    cn_jw_key_bool(&w, "ACLsEnabled", c->acl_enabled);
+    char d[CN_DUR_STR_MAX];
+    cn_jw_key_str(&w, "SessionTTLMin", cn_dur_format(c->session_ttl_min_ns, d, sizeof d));
+    cn_jw_obj_end(&w);
+    cn_jw_key(&w, "Coord");
+    cn_jw_obj_begin(&w);
+    cn_jw_key(&w, "Vec");
+    cn_jw_arr_begin(&w);
+    for (int i = 0; i < 8; i++) cn_jw_u64(&w, 0);
+    cn_jw_arr_end(&w);
+    cn_jw_key(&w, "Error");
+    cn_jw_double(&w, 1.5);
+    cn_jw_key_u64(&w, "Adjustment", 0);
+    cn_jw_key(&w, "Height");
+    cn_jw_double(&w, 1e-05);
+    cn_jw_obj_end(&w);
+    cn_jw_key(&w, "Member");
+    write_member(&w, a);
+    write_stats(&w, r, a);
+    cn_jw_key(&w, "Meta");
+    cn_jw_obj_begin(&w);
+    cn_jw_key_str(&w, "consul-network-segment", "");
+    const char *k;
+    json_t *v;
+    if (meta) json_object_foreach(meta, k, v) cn_jw_key_str(&w, k, json_is_string(v) ? json_string_value(v) : "");
+    cn_jw_obj_end(&w);
+    cn_jw_obj_end(&w);
+    http_reply_json(r, 200, &w);
+}
+
+const struct http_route http_routes_agent[] = {
+    {"/v1/agent/self", M_GET, http_agent_self, 0, 0},
+    HTTP_ROUTES_END,
+};

@@ -1,0 +1,58 @@
+/*
+ * http.h - the HTTP API server (Consul's /v1 surface) on a libuv loop.
+ *
+ * HTTP/1.1 with keep-alive and pipelining: a connection handles one request
+ * at a time, in order; bytes of the next request wait, parsed only when the
+ * response before it has been written (so a pipelining client can never
+ * make the server buffer unbounded work). Idle connections cost a small
+ * struct and no buffer. A request whose client goes away while it is parked
+ * (a blocking query) is cancelled at once.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "lib/cn_err.h"
+
+struct rpc;
+struct agent;
+struct acl_resolver;
+
+struct http_header_kv {
+    char *name;
+    char *value;
+};
+
+struct http_config {
+    bool pretty_default;   /* -dev pretty-prints every JSON answer */
+    size_t kv_max_value;   /* limits.kv_max_value_size */
+    size_t txn_max_req;    /* limits.txn_max_req_len */
+    size_t max_conns;      /* whole server */
+    size_t max_conns_per_client; /* limits.http_max_conns_per_client */
+    const struct http_header_kv *response_headers; /* http_config.response_headers */
+    size_t nresponse_headers;
+};
+
+/* What handlers reach: the endpoint layer and the agent's local state. */
+struct http_env {
+    struct rpc *rpc;
+    struct agent *agent;
+    struct acl_resolver *acl;
+};
+
+struct http_server;
+
+struct http_server *http_server_new(uv_loop_t *loop, const struct http_config *cfg,
+                                    const struct http_env *env);
+/* Listen on ip:port (IPv4 or IPv6 literal, or "unix:/path"). */
+int http_server_listen(struct http_server *s, const char *ip, int port, struct cn_err *err);
+/* Stop listening and close every connection; frees once the loop has run. */
+void http_server_close(struct http_server *s);
+size_t http_server_conn_count(const struct http_server *s);
+/* The TCP port of the first listener (useful after listening on port 0). */
+int http_server_port(const struct http_server *s);
+
+#endif

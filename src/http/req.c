@@ -1,0 +1,244 @@
+/*
+ * req.c - query parameters, the options every read shares, and building
+ * answers with the headers Consul sends.
+ *
+ * Header names are written in Go's canonical form (X-Consul-Knownleader),
+ * byte for byte what Consul puts on the wire; clients read them
+ * case-insensitively either way.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/http_int.h"
+#include "lib/cn_common.h"
+#include "lib/cn_json.h"
+#include "lib/cn_time.h"
+
+bool http__conn_will_close(const struct http_req *r);
+
+const char *http_param(const struct http_req *r, const char *key)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (!strcmp(r->params[i].key, key)) return r->params[i].value;
+    return NULL;
+}
+
+bool http_has_param(const struct http_req *r, const char *key)
+{
+    return http_param(r, key) != NULL;
+}
+
+static int param_cmp(const void *a, const void *b)
+{
+    const struct http_param *x = a, *y = b;
+    return strcmp(x->key, y->key);
+}
+
+static void query_escape(struct cn_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            cn_buf_putc(b, (char)c);
+        else if (c == ' ')
+            cn_buf_putc(b, '+');
+        else {
+            cn_buf_putc(b, '%');
+            cn_buf_putc(b, hex[c >> 4]);
+            cn_buf_putc(b, hex[c & 15]);
+        }
+    }
+}
+
+char *http_encoded_query(struct http_req *r)
+{
+    struct http_param *sorted = CN_ARENA_ARRAY(&r->arena, struct http_param, r->nparams + 1);
+    struct cn_buf b;
+    char *out;
+    if (r->nparams) memcpy(sorted, r->params, r->nparams * sizeof *sorted);
+    qsort(sorted, r->nparams, sizeof *sorted, param_cmp);
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    for (size_t i = 0; i < r->nparams; i++) {
+        if (i) cn_buf_putc(&b, '&');
+        query_escape(&b, sorted[i].key);
+        cn_buf_putc(&b, '=');
+        query_escape(&b, sorted[i].value);
+    }
+    out = cn_arena_strndup(&r->arena, b.data ? b.data : "", b.len);
+    cn_buf_release(&b);
+    return out;
+}
+
+bool http_parse_query_opts(struct http_req *r, struct rpc_query_opts *o)
+{
+    const char *v;
+    memset(o, 0, sizeof *o);
+    o->token = r->token;
+    o->dc = http_param(r, "dc");
+    if ((v = http_param(r, "index")) && *v) {
+        if (cn_parse_u64(cn_str_from(v), &o->min_index)) {
+            http_reply_text(r, 400, "Invalid index");
+            return false;
+        }
+    }
+    if ((v = http_param(r, "wait")) && *v) {
+        if (cn_dur_parse(cn_str_from(v), &o->max_wait_ns)) {
+            http_reply_text(r, 400, "Invalid wait time");
+            return false;
+        }
+    }
+    bool stale = http_has_param(r, "stale"), consistent = http_has_param(r, "consistent");
+    if ((v = http_param(r, "max_stale")) && *v) {
+        if (cn_dur_parse(cn_str_from(v), &o->max_stale_ns)) {
+            http_reply_text(r, 400, "Invalid max_stale value \"%s\"", v);
+            return false;
+        }
+        if (o->max_stale_ns > 0) stale = true;
+    }
+    if (stale && consistent) {
+        http_reply_text(r, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+        return false;
+    }
+    o->mode = stale ? RPC_MODE_STALE : consistent ? RPC_MODE_CONSISTENT : RPC_MODE_DEFAULT;
+    return true;
+}
+
+/* ---- answers --------------------------------------------------------- */
+
+void http_add_header(struct http_req *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    cn_buf_puts(&r->resp_headers, name);
+    cn_buf_put(&r->resp_headers, ": ", 2);
+    va_start(ap, fmt);
+    if (cn_buf_vprintf(&r->resp_headers, fmt, ap)) CN_BUG("header too long");
+    va_end(ap);
+    cn_buf_put(&r->resp_headers, "\r\n", 2);
+}
+
+void http_add_meta_headers(struct http_req *r, const struct rpc_meta *m)
+{
+    http_add_header(r, "X-Consul-Index", "%llu", (unsigned long long)(m->index ? m->index : 1));
+    http_add_header(r, "X-Consul-Knownleader", "%s", m->known_leader ? "true" : "false");
+    http_add_header(r, "X-Consul-Lastcontact", "%llu", (unsigned long long)m->last_contact_ms);
+    if (m->filtered_by_acls && r->token && *r->token)
+        http_add_header(r, "X-Consul-Results-Filtered-By-Acls", "true");
+}
+
+static const char *date_header(void)
+{
+    static char cached[64];
+    static time_t cached_sec;
+    time_t now = time(NULL);
+    if (now != cached_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_sec = now;
+    }
+    return cached;
+}
+
+static void finish(struct http_req *r, int status, const char *content_type)
+{
+    struct cn_buf h;
+    cn_buf_init(&h, CN_BUF_UNLIMITED);
+    /* Go's reason phrases where http-parser's newer names differ. */
+    const char *reason = status == 413 ? "Request Entity Too Large"
+                                       : http_status_str((enum http_status)status);
+    cn_buf_putf(&h, "HTTP/1.1 %d %s\r\n", status, reason);
+    if (content_type) cn_buf_putf(&h, "Content-Type: %s\r\n", content_type);
+    if (r->resp_headers.len) cn_buf_put(&h, r->resp_headers.data, r->resp_headers.len);
+    cn_buf_puts(&h, "Vary: Accept-Encoding\r\n");
+    cn_buf_putf(&h, "X-Consul-Default-Acl-Policy: %s\r\n",
+                r->env->acl ? acl_default_policy(r->env->acl) : "allow");
+    for (size_t i = 0; i < r->cfg->nresponse_headers; i++)
+        cn_buf_putf(&h, "%s: %s\r\n", r->cfg->response_headers[i].name,
+                    r->cfg->response_headers[i].value);
+    cn_buf_putf(&h, "Date: %s\r\n", date_header());
+    cn_buf_putf(&h, "Content-Length: %zu\r\n", r->resp_body.len);
+    if (http__conn_will_close(r) && !strstr(h.data, "\r\nConnection:"))
+        cn_buf_puts(&h, "Connection: close\r\n");
+    cn_buf_put(&h, "\r\n", 2);
+    cn_buf_release(&r->resp_headers);
+    r->resp_headers = h;
+    r->status = status;
+    /* HEAD answers carry the headers of the GET, no body. */
+    if (r->method == M_HEAD) cn_buf_reset(&r->resp_body);
+    http__conn_respond(r);
+}
+
+void http_json_begin(struct http_req *r, struct cn_jw *w)
+{
+    cn_buf_reset(&r->resp_body);
+    cn_jw_init(w, &r->resp_body, r->pretty || http_has_param(r, "pretty"));
+}
+
+void http_reply_json(struct http_req *r, int status, struct cn_jw *w)
+{
+    cn_jw_finish(w);
+    finish(r, status, "application/json");
+}
+
+void http_reply_text(struct http_req *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    cn_buf_reset(&r->resp_body);
+    va_start(ap, fmt);
+    if (cn_buf_vprintf(&r->resp_body, fmt, ap)) CN_BUG("reply too long");
+    va_end(ap);
+    finish(r, status, "text/plain; charset=utf-8");
+}
+
+void http_reply_raw(struct http_req *r, int status, const char *content_type, const void *p,
+                    size_t n)
+{
+    cn_buf_reset(&r->resp_body);
+    cn_buf_put(&r->resp_body, p, n);
+    finish(r, status, content_type);
+}
+
+void http_reply_empty(struct http_req *r, int status)
+{
+    cn_buf_reset(&r->resp_body);
+    finish(r, status, NULL);
+}
+
+void http_reply_denied(struct http_req *r)
+{
+    http_reply_text(r, 403, "Permission denied");
+}
+
+void http_reply_error(struct http_req *r, int rc, const char *msg)
+{
+    switch (rc) {
+    case CN_EPERM: http_reply_denied(r); return;
+    case CN_EACLNOTFOUND: http_reply_text(r, 403, "ACL not found"); return;
+    case CN_EACLDISABLED: http_reply_text(r, 401, "ACL support disabled"); return;
+    case CN_ENOLEADER: http_reply_text(r, 500, "No cluster leader"); return;
+    case CN_ENOPATH: http_reply_text(r, 500, "No path to datacenter"); return;
+    case CN_ENOSERVERS: http_reply_text(r, 500, "No known Consul servers"); return;
+    case CN_ENOENT: http_reply_text(r, 404, "%s", msg && *msg ? msg : "Not found"); return;
+    case CN_EINVAL: http_reply_text(r, 400, "%s", msg && *msg ? msg : "Bad request"); return;
+    case CN_ETOOBIG: http_reply_text(r, 413, "%s", msg && *msg ? msg : "Request too large"); return;
+    default: http_reply_text(r, 500, "%s", msg && *msg ? msg : cn_strerror(rc)); return;
+    }
+}
+
+json_t *http_body_json(struct http_req *r, bool empty_ok)
+{
+    struct cn_err err;
+    struct cn_str body = cn_str_trim(cn_buf_str(&r->body));
+    if (body.len == 0) {
+        if (empty_ok) return json_object();
+        http_reply_text(r, 400, "Request decode failed: EOF");
+        return NULL;
+    }
+    json_t *v = cn_json_parse(body.p, body.len, &err);
+    if (!v) http_reply_text(r, 400, "Request decode failed: %s", err.msg);
+    return v;
+}

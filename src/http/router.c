@@ -1,0 +1,131 @@
+/*
+ * router.c - the one route table, method checks, and the token resolution
+ * every route goes through.
+ */
+#include <string.h>
+
+#include "http/http_int.h"
+#include "lib/cn_common.h"
+
+/* The route families; those not built yet resolve to NULL. */
+#define FAMILY(name) extern const struct http_route name[] __attribute__((weak));
+FAMILY(http_routes_kv)
+FAMILY(http_routes_status)
+FAMILY(http_routes_agent)
+FAMILY(http_routes_catalog)
+FAMILY(http_routes_health)
+FAMILY(http_routes_session)
+FAMILY(http_routes_event)
+FAMILY(http_routes_txn)
+FAMILY(http_routes_acl)
+FAMILY(http_routes_query)
+FAMILY(http_routes_coordinate)
+FAMILY(http_routes_operator)
+FAMILY(http_routes_snapshot)
+FAMILY(http_routes_internal)
+#undef FAMILY
+
+static const struct http_route *const families[] = {
+    http_routes_kv,      http_routes_status,     http_routes_agent,    http_routes_catalog,
+    http_routes_health,  http_routes_session,    http_routes_event,    http_routes_txn,
+    http_routes_acl,     http_routes_query,      http_routes_coordinate, http_routes_operator,
+    http_routes_snapshot, http_routes_internal,
+};
+
+#define ROUTES_MAX 512
+static struct http_route table[ROUTES_MAX];
+static size_t ntable;
+
+static void build_table(void)
+{
+    if (ntable) return;
+    for (size_t f = 0; f < CN_ARRAY_SIZE(families); f++) {
+        if (!families[f]) continue;
+        for (const struct http_route *rt = families[f]; rt->path; rt++) {
+            CN_ASSERT(ntable < ROUTES_MAX);
+            table[ntable++] = *rt;
+        }
+    }
+}
+
+const struct http_route *http_routes(size_t *n)
+{
+    build_table();
+    *n = ntable;
+    return table;
+}
+
+/* Longest matching route: exact paths, or prefixes ending in '/'. */
+const struct http_route *http_route_find(const char *path)
+{
+    const struct http_route *best = NULL;
+    size_t best_len = 0, plen = strlen(path);
+    build_table();
+    for (size_t i = 0; i < ntable; i++) {
+        const char *rp = table[i].path;
+        size_t n = strlen(rp);
+        bool prefix = rp[n - 1] == '/';
+        bool hit = prefix ? !strncmp(path, rp, n) : !strcmp(path, rp);
+        /* "/v1/kv" without its slash still reaches the KV handler (empty key). */
+        if (!hit && prefix && plen == n - 1 && !strncmp(path, rp, n - 1)) hit = true;
+        if (hit && n > best_len) {
+            best = &table[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+static void allow_header(struct http_req *r, unsigned methods)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } order[] = {{M_GET, "GET"}, {M_PUT, "PUT"}, {M_POST, "POST"}, {M_DELETE, "DELETE"}};
+    char buf[64] = "OPTIONS";
+    for (size_t i = 0; i < CN_ARRAY_SIZE(order); i++) {
+        if (!(methods & order[i].bit)) continue;
+        strcat(buf, ",");
+        strcat(buf, order[i].name);
+    }
+    http_add_header(r, "Allow", "%s", buf);
+}
+
+void http_dispatch(struct http_req *r)
+{
+    const struct http_route *rt = http_route_find(r->path);
+    if (!rt) {
+        if (!strcmp(r->path, "/") && r->method == M_GET) {
+            http_reply_text(r, 200, "Consul Agent: UI disabled. To enable, set "
+                                    "ui_config.enabled=true in the agent configuration and "
+                                    "restart.");
+        } else if (!strncmp(r->path, "/v1/", 4)) {
+            http_reply_text(r, 404, "Invalid URL path: not a recognized HTTP API endpoint\n");
+        } else {
+            http_reply_text(r, 404, "Invalid URL path: if attempting to use the HTTP API, "
+                                    "ensure the path starts with '/v1/'\n");
+        }
+        return;
+    }
+    r->route = rt;
+    if (r->method == M_OPTIONS) {
+        allow_header(r, rt->methods);
+        http_reply_empty(r, 200);
+        return;
+    }
+    if (!(r->method & rt->methods)) {
+        allow_header(r, rt->methods);
+        http_reply_text(r, 405, "method %s not allowed", r->method_name);
+        return;
+    }
+    size_t n = strlen(rt->path);
+    r->suffix = rt->path[n - 1] == '/' && strlen(r->path) >= n ? r->path + n : "";
+    if (!(rt->flags & ROUTE_NO_ACL)) {
+        int rc = rpc_authorize(r->env->rpc, r->token, &r->authz);
+        if (rc) {
+            http_reply_error(r, rc, NULL);
+            return;
+        }
+    }
+    rt->handler(r);
+}

@@ -1,0 +1,100 @@
+/* rpc.c - the endpoint layer's object and its write path. */
+#include <string.h>
+
+#include "lib/cn_common.h"
+#include "lib/cn_time.h"
+#include "rpc/rpc_int.h"
+
+struct rpc *rpc_new(const struct rpc_config *cfg, struct state_store *st,
+                    const struct rpc_backend_ops *ops, void *be, struct acl_resolver *acl)
+{
+    struct rpc *rpc = CN_NEW(struct rpc);
+    rpc->cfg = *cfg;
+    if (rpc->cfg.default_query_time_ns <= 0) rpc->cfg.default_query_time_ns = 300 * CN_NS_PER_S;
+    if (rpc->cfg.max_query_time_ns <= 0) rpc->cfg.max_query_time_ns = 600 * CN_NS_PER_S;
+    rpc->st = st;
+    rpc->ops = ops;
+    rpc->be = be;
+    rpc->acl = acl;
+    return rpc;
+}
+
+void rpc_free(struct rpc *rpc)
+{
+    free(rpc);
+}
+
+struct state_store *rpc_state(struct rpc *rpc)
+{
+    return rpc->st;
+}
+
+struct acl_resolver *rpc_acl(struct rpc *rpc)
+{
+    return rpc->acl;
+}
+
+const struct rpc_config *rpc_config(struct rpc *rpc)
+{
+    return &rpc->cfg;
+}
+
+const char *rpc_leader(struct rpc *rpc)
+{
+    return rpc->ops->leader_addr(rpc->be);
+}
+
+size_t rpc_peers(struct rpc *rpc, const char **out, size_t max)
+{
+    return rpc->ops->peers(rpc->be, out, max);
+}
+
+size_t rpc_parked_count(struct rpc *rpc)
+{
+    return rpc->parked;
+}
+
+const char *rpc_mode_name(enum rpc_mode m)
+{
+    switch (m) {
+    case RPC_MODE_CONSISTENT: return "consistent";
+    case RPC_MODE_STALE: return "stale";
+    default: return "leader";
+    }
+}
+
+int rpc_authorize(struct rpc *rpc, const char *token, const struct acl_authz **out)
+{
+    return acl_resolve(rpc->acl, token, out);
+}
+
+/* ---- writes --------------------------------------------------------- */
+
+struct rpc_write {
+    rpc_write_done_fn done;
+    void *arg;
+    bool canceled;
+};
+
+static void write_applied(void *arg, int rc, struct rpc_result *res)
+{
+    struct rpc_write *w = arg;
+    if (!w->canceled) w->done(w->arg, rc, res);
+    free(w);
+}
+
+struct rpc_write *rpc_write_submit(struct rpc *rpc, const struct cn_buf *cmd,
+                                   rpc_write_done_fn done, void *arg)
+{
+    struct rpc_write *w = CN_NEW(struct rpc_write);
+    w->done = done;
+    w->arg = arg;
+    rpc->ops->apply(rpc->be, cmd->data, cmd->len, write_applied, w);
+    return w;
+}
+
+void rpc_write_cancel(struct rpc_write *w)
+{
+    /* The backend still holds w; it is freed when the command completes. */
+    w->canceled = true;
+}

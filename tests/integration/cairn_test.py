@@ -1,0 +1,233 @@
+"""Integration-test helpers: start the real cairn binary on free ports and
+talk to it the way users do (raw HTTP, python3-consul, the CLI).
+
+Each test file registers functions with @test and calls main(); every test
+prints `ok N name` or `not ok N name` and the file ends with the runner's
+`N passed, N failed` line.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal as _signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn"))
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def free_port(udp_too=True):
+    """A port free for TCP (and UDP) on 127.0.0.1 right now."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        ok = True
+        if udp_too:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                ok = False
+            u.close()
+        s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<Resp {self.status} {self.body[:200]!r}>"
+
+
+class Agent:
+    """A cairn agent process. dev=True runs `agent -dev` on free ports."""
+
+    def __init__(self, *extra, dev=True, config=None, env=None, wait_leader=True):
+        self.tmp = tempfile.mkdtemp(prefix="cairn-it-")
+        self.http_port = free_port()
+        self.dns_port = free_port()
+        self.server_port = free_port()
+        self.serf_lan_port = free_port()
+        self.serf_wan_port = free_port()
+        args = [BIN, "agent"]
+        if dev:
+            args.append("-dev")
+        args += ["-http-port", str(self.http_port), "-dns-port", str(self.dns_port),
+                 "-server-port", str(self.server_port), "-serf-lan-port", str(self.serf_lan_port),
+                 "-serf-wan-port", str(self.serf_wan_port)]
+        if config is not None:
+            path = os.path.join(self.tmp, "config.json")
+            with open(path, "w") as f:
+                f.write(config if isinstance(config, str) else json.dumps(config))
+            args += ["-config-file", path]
+        args += list(extra)
+        self.args = args
+        self.log_path = os.path.join(self.tmp, "agent.log")
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.wait_leader = wait_leader
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.tmp)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited {self.proc.returncode}:\n{self.output()}")
+            if "agent running!" in self.output():
+                if not self.wait_leader:
+                    return self
+                try:
+                    r = self.get("/v1/status/leader")
+                    if r.status == 200 and r.json():
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError(f"agent did not start:\n{self.output()}")
+
+    def output(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    @property
+    def addr(self):
+        return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def url(self):
+        return f"http://{self.addr}"
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        if isinstance(body, str):
+            body = body.encode()
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        resp = Resp(r.status, r.getheaders(), r.read())
+        c.close()
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body if body is not None else b"", **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def cli(self, *args, input=None, env=None, timeout=30):
+        e = dict(os.environ, CONSUL_HTTP_ADDR=self.addr)
+        e.pop("CONSUL_HTTP_TOKEN", None)
+        e.update(env or {})
+        return subprocess.run([BIN] + list(args), input=input, capture_output=True, env=e,
+                              timeout=timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=_signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.kill()
+        if getattr(self, "log", None):
+            self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def eq(expected, actual, what=""):
+    if expected != actual:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def wait_until(fn, timeout=10, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - keep polling through transient errors
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    passed = failed = 0
+    n = 0
+    for fn in _tests:
+        if only and only not in fn.__name__:
+            continue
+        n += 1
+        start = time.time()
+        try:
+            fn()
+            passed += 1
+            print(f"ok {n} {fn.__name__} ({(time.time() - start) * 1000:.0f} ms)", flush=True)
+        except Exception:  # noqa: BLE001 - a failing test reports and the file goes on
+            failed += 1
+            print(f"not ok {n} {fn.__name__} ({(time.time() - start) * 1000:.0f} ms)", flush=True)
+            for line in traceback.format_exc().rstrip().splitlines():
+                print("    " + line, flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
