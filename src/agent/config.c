@@ -572,6 +572,29 @@ int agent_config_load(int argc, char **argv, struct agent_config *c, bool *help,
     return build(c, &src, err);
 }
 
+int agent_config_from_json(const char *text, size_t len, struct agent_config *c,
+                           struct cn_err *err)
+{
+    struct cn_err jerr;
+    memset(c, 0, sizeof *c);
+    c->dev = true;
+    c->flags = json_object();
+    c->json = json_loads(dev_overlay, 0, NULL);
+    json_t *v = cn_json_parse(text, len, &jerr);
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return cn_err_set(err, CN_EINVAL, "Error parsing config: %s", v ? "not an object" : jerr.msg);
+    }
+    normalize_plurals(v);
+    int rc = agent_config_validate(v, err);
+    if (rc == 0) {
+        agent_config_merge(c->json, v);
+        rc = decode(c, err);
+    }
+    json_decref(v);
+    return rc;
+}
+
 int agent_config_reload(const struct agent_config *old, struct agent_config *fresh,
                         struct cn_err *err)
 {

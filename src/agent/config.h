@@ -65,6 +65,10 @@ struct agent_config {
  * what failed; *help is set when -h was asked for (usage already printed). */
 int agent_config_load(int argc, char **argv, struct agent_config *cfg, bool *help,
                       struct cn_err *err);
+/* Load from one JSON document as if given with `-dev -config-file`: for the
+ * fuzzer and tests. */
+int agent_config_from_json(const char *text, size_t len, struct agent_config *cfg,
+                           struct cn_err *err);
 /* Reload the files with the original command line (SIGHUP). */
 int agent_config_reload(const struct agent_config *old, struct agent_config *fresh,
                         struct cn_err *err);

@@ -67,6 +67,7 @@ struct http_conn {
     struct http_req *writing; /* answered, bytes in flight */
     bool reading, eof, closing, close_after;
     bool linger;          /* refused mid-body: drain before closing */
+    bool detached;        /* no socket: the fuzzer's parse-only connection */
     uv_timer_t *linger_timer;
     size_t drained;
     uv_shutdown_t shutdown_req;
@@ -319,6 +320,15 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = sizeof shared;
 }
 
+static void parse_failed_detached(struct http_conn *c)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    enum reject rej = c->reject;
+    if (rej == REJ_NONE) rej = e == HPE_HEADER_OVERFLOW ? REJ_HEADERS_TOO_BIG : REJ_BAD;
+    if (!c->parsing) c->parsing = req_new(c);
+    enqueue(c, rej);
+}
+
 static void parse_failed(struct http_conn *c)
 {
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
@@ -487,7 +497,7 @@ void http__conn_respond(struct http_req *r)
     r->responded = true;
     r->cancel = NULL;
     c->active = NULL;
-    if (c->closing) {
+    if (c->closing || c->detached) {
         req_free(r);
         return;
     }
@@ -672,4 +682,57 @@ bool http__conn_will_close(const struct http_req *r);
 bool http__conn_will_close(const struct http_req *r)
 {
     return r->conn->close_after && cn_list_empty(&r->conn->queue);
+}
+
+/* Parse a byte stream as requests on a connection with no socket, then run
+ * each through routing and the shared parameter parsing (not the handlers).
+ * The libFuzzer harness drives the network-facing parsing through this. */
+int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
+                     const struct http_env *env);
+int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
+                     const struct http_env *env)
+{
+    struct http_server srv = {0};
+    struct http_conn c = {0};
+    int count = 0;
+    srv.cfg = *cfg;
+    srv.env = *env;
+    cn_list_init(&srv.conns);
+    c.srv = &srv;
+    c.detached = true;
+    cn_list_init(&c.queue);
+    cn_buf_init(&c.url, CN_HTTP_HEADER_MAX);
+    cn_buf_init(&c.hfield, CN_HTTP_HEADER_MAX);
+    cn_buf_init(&c.hvalue, CN_HTTP_HEADER_MAX);
+    http_parser_init(&c.parser, HTTP_REQUEST);
+    c.parser.data = &c;
+    size_t done = http_parser_execute(&c.parser, &settings, data, n);
+    if (HTTP_PARSER_ERRNO(&c.parser) != HPE_OK || done != n) parse_failed_detached(&c);
+    while (!cn_list_empty(&c.queue)) {
+        struct pending *pd = cn_list_entry(c.queue.next, struct pending, link);
+        struct http_req *r = pd->req;
+        cn_list_remove(&pd->link);
+        c.active = r;
+        if (pd->reject == REJ_NONE && r->path) {
+            struct rpc_query_opts o;
+            r->route = http_route_find(r->path);
+            if (http_parse_query_opts(r, &o)) {
+                json_t *j = http_body_json(r, true);
+                if (j) {
+                    json_decref(j);
+                    http_encoded_query(r);
+                    http_reply_empty(r, 200);
+                }
+            }
+        } else {
+            reply_rejected(r, pd->reject);
+        }
+        free(pd);
+        count++;
+    }
+    req_free(c.parsing);
+    cn_buf_release(&c.url);
+    cn_buf_release(&c.hfield);
+    cn_buf_release(&c.hvalue);
+    return count;
 }
