@@ -19,12 +19,13 @@ def curl(*args):
 
 @test
 def put_get_delete_with_curl():
-    eq((200, b"true"), curl("-X", "PUT", "--data-binary", "curl-value", f"{A.url}/v1/kv/c/k"))
+    # -dev pretty-prints, as Consul's dev agent does: "true" plus a newline
+    eq((200, b"true\n"), curl("-X", "PUT", "--data-binary", "curl-value", f"{A.url}/v1/kv/c/k"))
     eq((200, b"curl-value"), curl(f"{A.url}/v1/kv/c/k?raw"))
     code, body = curl(f"{A.url}/v1/kv/c/?recurse")
     eq(200, code)
     assert b'"Key": "c/k"' in body
-    eq((200, b"true"), curl("-X", "DELETE", f"{A.url}/v1/kv/c/k"))
+    eq((200, b"true\n"), curl("-X", "DELETE", f"{A.url}/v1/kv/c/k"))
     eq(404, curl(f"{A.url}/v1/kv/c/k")[0])
 
 
