@@ -147,6 +147,6 @@ static void http_agent_self(struct http_req *r)
 }
 
 const struct http_route http_routes_agent[] = {
-    {"/v1/agent/self", M_GET, http_agent_self, 0, 0},
+    {"/v1/agent/self", M_GET, http_agent_self, 0, ROUTE_LOCAL},
     HTTP_ROUTES_END,
 };

@@ -68,6 +68,11 @@ struct http_conn {
     bool reading, eof, closing, close_after;
     bool linger;          /* refused mid-body: drain before closing */
     bool detached;        /* no socket: the fuzzer's parse-only connection */
+    /* A virtual connection runs one request injected by the server RPC layer
+     * (a request forwarded from another agent) and hands back its answer. */
+    bool virt, in_inject, virt_answered;
+    http_tunnel_done_fn virt_done;
+    void *virt_arg;
     uv_timer_t *linger_timer;
     size_t drained;
     uv_shutdown_t shutdown_req;
@@ -253,6 +258,7 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     parse_params(r);
+    r->raw_url = cn_arena_strndup(&r->arena, c->url.data ? c->url.data : "", c->url.len);
     const char *tok = http_param(r, "token");
     if (tok && *tok) r->token = (char *)tok;
     c->body_limit = body_limit_of(c, http_route_find(r->path));
@@ -489,6 +495,35 @@ static void write_cb(uv_write_t *w, int status)
     run_next(c);
 }
 
+static void virt_free(struct http_conn *c)
+{
+    while (!cn_list_empty(&c->queue)) {
+        struct pending *pd = cn_list_entry(c->queue.next, struct pending, link);
+        cn_list_remove(&pd->link);
+        req_free(pd->req);
+        free(pd);
+    }
+    req_free(c->parsing);
+    req_free(c->active);
+    cn_buf_release(&c->url);
+    cn_buf_release(&c->hfield);
+    cn_buf_release(&c->hvalue);
+    free(c);
+}
+
+static void virt_answer(struct http_conn *c, struct http_req *r)
+{
+    struct cn_buf all;
+    cn_buf_init(&all, CN_BUF_UNLIMITED);
+    cn_buf_put(&all, r->resp_headers.data, r->resp_headers.len);
+    if (r->resp_body.len) cn_buf_put(&all, r->resp_body.data, r->resp_body.len);
+    req_free(r);
+    c->virt_answered = true;
+    c->virt_done(c->virt_arg, all.data, all.len);
+    cn_buf_release(&all);
+    if (!c->in_inject) virt_free(c);
+}
+
 void http__conn_respond(struct http_req *r)
 {
     struct http_conn *c = r->conn;
@@ -497,6 +532,10 @@ void http__conn_respond(struct http_req *r)
     r->responded = true;
     r->cancel = NULL;
     c->active = NULL;
+    if (c->virt) {
+        virt_answer(c, r);
+        return;
+    }
     if (c->closing || c->detached) {
         req_free(r);
         return;
@@ -735,4 +774,53 @@ int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
     cn_buf_release(&c.hfield);
     cn_buf_release(&c.hvalue);
     return count;
+}
+
+struct http_tunnel *http_server_inject(struct http_server *s, const void *req, size_t len,
+                                       const char *remote_ip, http_tunnel_done_fn done,
+                                       void *arg)
+{
+    struct http_conn *c = CN_NEW(struct http_conn);
+    c->srv = s;
+    c->virt = true;
+    c->in_inject = true;
+    c->virt_done = done;
+    c->virt_arg = arg;
+    snprintf(c->remote_ip, sizeof c->remote_ip, "%s", remote_ip ? remote_ip : "");
+    cn_list_init(&c->queue);
+    cn_list_init(&c->link);
+    cn_buf_init(&c->url, CN_HTTP_HEADER_MAX);
+    cn_buf_init(&c->hfield, CN_HTTP_HEADER_MAX);
+    cn_buf_init(&c->hvalue, CN_HTTP_HEADER_MAX);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    size_t used = http_parser_execute(&c->parser, &settings, req, len);
+    if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used != len || cn_list_empty(&c->queue))
+        parse_failed_detached(c);
+    struct pending *pd = cn_list_entry(c->queue.next, struct pending, link);
+    cn_list_remove(&pd->link);
+    c->nqueued--;
+    c->active = pd->req;
+    if (pd->reject != REJ_NONE)
+        reply_rejected(pd->req, pd->reject);
+    else
+        http_dispatch_here(pd->req);
+    free(pd);
+    c->in_inject = false;
+    if (c->virt_answered) {
+        virt_free(c);
+        return NULL;
+    }
+    return (struct http_tunnel *)c;
+}
+
+void http_tunnel_cancel(struct http_tunnel *t)
+{
+    struct http_conn *c = (struct http_conn *)t;
+    if (c->active && !c->active->responded) {
+        CN_ASSERT(c->active->cancel != NULL);
+        c->active->cancel(c->active);
+        c->active->cancel = NULL;
+    }
+    virt_free(c);
 }

@@ -36,12 +36,34 @@ struct http_config {
     size_t nresponse_headers;
 };
 
+struct http_req;
+
+/* Where a request runs. The agent's router answers 0 to run it here, or
+ * takes it (forwarding it to a server, the leader or another datacenter)
+ * and answers it later with http_reply_passthrough; then it returns 1. */
+typedef int (*http_route_request_fn)(void *ctx, struct http_req *r);
+
 /* What handlers reach: the endpoint layer and the agent's local state. */
 struct http_env {
     struct rpc *rpc;
     struct agent *agent;
     struct acl_resolver *acl;
+    http_route_request_fn route_request; /* NULL: everything runs here */
+    void *route_ctx;
 };
+
+/* ---- forwarded requests (the server RPC layer) ------------------------ */
+
+struct http_tunnel;
+typedef void (*http_tunnel_done_fn)(void *arg, const void *resp, size_t len);
+
+/* Run one complete raw HTTP request as if a client at remote_ip sent it,
+ * without forwarding it again; done() gets the raw response bytes, once.
+ * Returns a handle for http_tunnel_cancel, or NULL when done() already ran. */
+struct http_tunnel *http_server_inject(struct http_server *s, const void *req, size_t len,
+                                       const char *remote_ip, http_tunnel_done_fn done, void *arg);
+/* The requester went away: stop (done() will not run) and free. */
+void http_tunnel_cancel(struct http_tunnel *t);
 
 struct http_server;
 

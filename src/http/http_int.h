@@ -45,6 +45,9 @@ enum route_flags {
     /* Answered without resolving the token (Consul's /v1/status endpoints). Every
      * other route resolves it once, in http_dispatch, before its handler. */
     ROUTE_NO_ACL = 1 << 0,
+    /* Answered by the receiving agent from its own state (/v1/agent/*, event
+     * list...): never forwarded to a server. */
+    ROUTE_LOCAL = 1 << 1,
 };
 
 #define HTTP_BODY_KV ((size_t)-1)
@@ -67,6 +70,7 @@ struct http_req {
     const char *method_name;
     char *path;          /* decoded */
     char *raw_query;     /* as sent, without '?' */
+    char *raw_url;       /* the request target as sent */
     struct http_param *params;
     size_t nparams;
     const struct http_route *route;
@@ -123,8 +127,16 @@ void http_reply_denied(struct http_req *r);
  * empty_ok. The caller json_decref()s the result. */
 json_t *http_body_json(struct http_req *r, bool empty_ok);
 
+/* Answer with a complete raw HTTP response produced elsewhere (a forwarded
+ * request's answer). */
+void http_reply_passthrough(struct http_req *r, const void *resp, size_t len);
+/* The request re-serialised for forwarding: method, target, token, body. */
+void http_request_bytes(const struct http_req *r, struct cn_buf *out);
+
 /* ---- routing ---------------------------------------------------------- */
 void http_dispatch(struct http_req *r);
+/* Dispatch without asking the router where to run (forwarded requests). */
+void http_dispatch_here(struct http_req *r);
 /* Route for a method/path (NULL when none matches any method); used by the
  * connection for body limits before the body arrives. */
 const struct http_route *http_route_find(const char *path);

@@ -242,3 +242,21 @@ json_t *http_body_json(struct http_req *r, bool empty_ok)
     if (!v) http_reply_text(r, 400, "Request decode failed: %s", err.msg);
     return v;
 }
+
+void http_reply_passthrough(struct http_req *r, const void *resp, size_t len)
+{
+    /* The bytes are a whole response already (status line, headers, body). */
+    cn_buf_reset(&r->resp_headers);
+    cn_buf_put(&r->resp_headers, resp, len);
+    cn_buf_reset(&r->resp_body);
+    r->status = 200;
+    http__conn_respond(r);
+}
+
+void http_request_bytes(const struct http_req *r, struct cn_buf *out)
+{
+    cn_buf_putf(out, "%s %s HTTP/1.1\r\nHost: cairn\r\n", r->method_name, r->raw_url);
+    if (r->token && *r->token) cn_buf_putf(out, "X-Consul-Token: %s\r\n", r->token);
+    cn_buf_putf(out, "Content-Length: %zu\r\n\r\n", r->body.len);
+    if (r->body.len) cn_buf_put(out, r->body.data, r->body.len);
+}

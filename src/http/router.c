@@ -91,7 +91,7 @@ static void allow_header(struct http_req *r, unsigned methods)
     http_add_header(r, "Allow", "%s", buf);
 }
 
-void http_dispatch(struct http_req *r)
+static void dispatch(struct http_req *r, bool may_forward)
 {
     const struct http_route *rt = http_route_find(r->path);
     if (!rt) {
@@ -120,6 +120,11 @@ void http_dispatch(struct http_req *r)
     }
     size_t n = strlen(rt->path);
     r->suffix = rt->path[n - 1] == '/' && strlen(r->path) >= n ? r->path + n : "";
+    /* Every /v1/agent endpoint is the receiving agent's own business. */
+    bool local = (rt->flags & ROUTE_LOCAL) || !strncmp(r->path, "/v1/agent/", 10);
+    if (may_forward && !local && r->env->route_request &&
+        r->env->route_request(r->env->route_ctx, r))
+        return; /* forwarded; answered later */
     if (!(rt->flags & ROUTE_NO_ACL)) {
         int rc = rpc_authorize(r->env->rpc, r->token, &r->authz);
         if (rc) {
@@ -128,4 +133,14 @@ void http_dispatch(struct http_req *r)
         }
     }
     rt->handler(r);
+}
+
+void http_dispatch(struct http_req *r)
+{
+    dispatch(r, true);
+}
+
+void http_dispatch_here(struct http_req *r)
+{
+    dispatch(r, false);
 }
