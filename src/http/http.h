@@ -20,6 +20,7 @@
 struct rpc;
 struct agent;
 struct acl_resolver;
+struct http_server;
 
 struct http_header_kv {
     char *name;

@@ -45,8 +45,8 @@ enum route_flags {
     /* Answered without resolving the token (Consul's /v1/status endpoints). Every
      * other route resolves it once, in http_dispatch, before its handler. */
     ROUTE_NO_ACL = 1 << 0,
-    /* Answered by the receiving agent from its own state (/v1/agent/*, event
-     * list...): never forwarded to a server. */
+    /* Answered by the receiving agent from its own state (the /v1/agent
+     * endpoints, event list...): never forwarded to a server. */
     ROUTE_LOCAL = 1 << 1,
 };
 
