@@ -261,7 +261,8 @@ static int on_headers_complete(http_parser *p)
     r->raw_url = cn_arena_strndup(&r->arena, c->url.data ? c->url.data : "", c->url.len);
     const char *tok = http_param(r, "token");
     if (tok && *tok) r->token = (char *)tok;
-    c->body_limit = body_limit_of(c, http_route_find(r->path));
+    r->route = http_route_find(r->path);
+    c->body_limit = body_limit_of(c, r->route);
     /* Refuse an oversized body before reading it (Consul checks
      * Content-Length the same way). */
     if (p->content_length != ULLONG_MAX && p->content_length > c->body_limit) {

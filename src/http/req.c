@@ -120,11 +120,21 @@ void http_add_header(struct http_req *r, const char *name, const char *fmt, ...)
     cn_buf_put(&r->resp_headers, "\r\n", 2);
 }
 
+static void put_u64(struct cn_buf *b, uint64_t v)
+{
+    char tmp[24];
+    cn_buf_put(b, tmp, cn_u64_fmt(v, tmp));
+}
+
 void http_add_meta_headers(struct http_req *r, const struct rpc_meta *m)
 {
-    http_add_header(r, "X-Consul-Index", "%llu", (unsigned long long)(m->index ? m->index : 1));
-    http_add_header(r, "X-Consul-Knownleader", "%s", m->known_leader ? "true" : "false");
-    http_add_header(r, "X-Consul-Lastcontact", "%llu", (unsigned long long)m->last_contact_ms);
+    struct cn_buf *h = &r->resp_headers;
+    cn_buf_puts(h, "X-Consul-Index: ");
+    put_u64(h, m->index ? m->index : 1);
+    cn_buf_puts(h, m->known_leader ? "\r\nX-Consul-Knownleader: true\r\nX-Consul-Lastcontact: "
+                                   : "\r\nX-Consul-Knownleader: false\r\nX-Consul-Lastcontact: ");
+    put_u64(h, m->last_contact_ms);
+    cn_buf_put(h, "\r\n", 2);
     if (m->filtered_by_acls && r->token && *r->token)
         http_add_header(r, "X-Consul-Results-Filtered-By-Acls", "true");
 }
@@ -143,24 +153,53 @@ static const char *date_header(void)
     return cached;
 }
 
+static const char *status_line(int status)
+{
+    switch (status) {
+    case 200: return "HTTP/1.1 200 OK\r\n";
+    case 404: return "HTTP/1.1 404 Not Found\r\n";
+    case 400: return "HTTP/1.1 400 Bad Request\r\n";
+    case 403: return "HTTP/1.1 403 Forbidden\r\n";
+    case 500: return "HTTP/1.1 500 Internal Server Error\r\n";
+    /* Go's reason phrase where http-parser's newer name differs. */
+    case 413: return "HTTP/1.1 413 Request Entity Too Large\r\n";
+    default: return NULL;
+    }
+}
+
+/* Headers every answer carries, built once per (policy, extra headers). */
+static void common_headers(struct http_req *r, struct cn_buf *h)
+{
+    cn_buf_puts(h, "Vary: Accept-Encoding\r\nX-Consul-Default-Acl-Policy: ");
+    cn_buf_puts(h, r->env->acl ? acl_default_policy(r->env->acl) : "allow");
+    cn_buf_put(h, "\r\n", 2);
+    for (size_t i = 0; i < r->cfg->nresponse_headers; i++)
+        cn_buf_putf(h, "%s: %s\r\n", r->cfg->response_headers[i].name,
+                    r->cfg->response_headers[i].value);
+}
+
 static void finish(struct http_req *r, int status, const char *content_type)
 {
     struct cn_buf h;
+    const char *line = status_line(status);
     cn_buf_init(&h, CN_BUF_UNLIMITED);
-    /* Go's reason phrases where http-parser's newer names differ. */
-    const char *reason = status == 413 ? "Request Entity Too Large"
-                                       : http_status_str((enum http_status)status);
-    cn_buf_putf(&h, "HTTP/1.1 %d %s\r\n", status, reason);
-    if (content_type) cn_buf_putf(&h, "Content-Type: %s\r\n", content_type);
+    if (cn_buf_reserve(&h, 256 + r->resp_headers.len, NULL)) CN_BUG("header buffer");
+    if (line)
+        cn_buf_puts(&h, line);
+    else
+        cn_buf_putf(&h, "HTTP/1.1 %d %s\r\n", status, http_status_str((enum http_status)status));
+    if (content_type) {
+        cn_buf_puts(&h, "Content-Type: ");
+        cn_buf_puts(&h, content_type);
+        cn_buf_put(&h, "\r\n", 2);
+    }
     if (r->resp_headers.len) cn_buf_put(&h, r->resp_headers.data, r->resp_headers.len);
-    cn_buf_puts(&h, "Vary: Accept-Encoding\r\n");
-    cn_buf_putf(&h, "X-Consul-Default-Acl-Policy: %s\r\n",
-                r->env->acl ? acl_default_policy(r->env->acl) : "allow");
-    for (size_t i = 0; i < r->cfg->nresponse_headers; i++)
-        cn_buf_putf(&h, "%s: %s\r\n", r->cfg->response_headers[i].name,
-                    r->cfg->response_headers[i].value);
-    cn_buf_putf(&h, "Date: %s\r\n", date_header());
-    cn_buf_putf(&h, "Content-Length: %zu\r\n", r->resp_body.len);
+    common_headers(r, &h);
+    cn_buf_puts(&h, "Date: ");
+    cn_buf_puts(&h, date_header());
+    cn_buf_puts(&h, "\r\nContent-Length: ");
+    put_u64(&h, r->resp_body.len);
+    cn_buf_put(&h, "\r\n", 2);
     if (http__conn_will_close(r) && !strstr(h.data, "\r\nConnection:"))
         cn_buf_puts(&h, "Connection: close\r\n");
     cn_buf_put(&h, "\r\n", 2);
@@ -175,6 +214,7 @@ static void finish(struct http_req *r, int status, const char *content_type)
 void http_json_begin(struct http_req *r, struct cn_jw *w)
 {
     cn_buf_reset(&r->resp_body);
+    if (cn_buf_reserve(&r->resp_body, 1024, NULL)) CN_BUG("response buffer");
     cn_jw_init(w, &r->resp_body, r->pretty || http_has_param(r, "pretty"));
 }
 

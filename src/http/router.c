@@ -6,6 +6,7 @@
 
 #include "http/http_int.h"
 #include "lib/cn_common.h"
+#include "lib/cn_map.h"
 
 /* The route families; those not built yet resolve to NULL. */
 #define FAMILY(name) extern const struct http_route name[] __attribute__((weak));
@@ -35,15 +36,23 @@ static const struct http_route *const families[] = {
 #define ROUTES_MAX 512
 static struct http_route table[ROUTES_MAX];
 static size_t ntable;
+/* Exact paths and prefixes (ending in '/') in two hash maps: a lookup costs
+ * one probe per '/' in the path, whatever the number of routes. */
+static struct cn_map exact, prefixes;
 
 static void build_table(void)
 {
     if (ntable) return;
+    cn_map_init(&exact);
+    cn_map_init(&prefixes);
     for (size_t f = 0; f < CN_ARRAY_SIZE(families); f++) {
         if (!families[f]) continue;
         for (const struct http_route *rt = families[f]; rt->path; rt++) {
             CN_ASSERT(ntable < ROUTES_MAX);
-            table[ntable++] = *rt;
+            table[ntable] = *rt;
+            struct cn_str p = cn_str_from(rt->path);
+            cn_map_put(p.p[p.len - 1] == '/' ? &prefixes : &exact, p, &table[ntable]);
+            ntable++;
         }
     }
 }
@@ -55,25 +64,25 @@ const struct http_route *http_routes(size_t *n)
     return table;
 }
 
-/* Longest matching route: exact paths, or prefixes ending in '/'. */
+/* Longest matching route: an exact path, else the longest prefix route. */
 const struct http_route *http_route_find(const char *path)
 {
-    const struct http_route *best = NULL;
-    size_t best_len = 0, plen = strlen(path);
+    size_t len = strlen(path);
+    const struct http_route *rt;
     build_table();
-    for (size_t i = 0; i < ntable; i++) {
-        const char *rp = table[i].path;
-        size_t n = strlen(rp);
-        bool prefix = rp[n - 1] == '/';
-        bool hit = prefix ? !strncmp(path, rp, n) : !strcmp(path, rp);
-        /* "/v1/kv" without its slash still reaches the KV handler (empty key). */
-        if (!hit && prefix && plen == n - 1 && !strncmp(path, rp, n - 1)) hit = true;
-        if (hit && n > best_len) {
-            best = &table[i];
-            best_len = n;
-        }
+    if ((rt = cn_map_get(&exact, cn_str_make(path, len)))) return rt;
+    /* "/v1/kv" without its slash still reaches the KV handler (empty key). */
+    if (len < 255 && len && path[len - 1] != '/') {
+        char with[256];
+        memcpy(with, path, len);
+        with[len] = '/';
+        if ((rt = cn_map_get(&prefixes, cn_str_make(with, len + 1)))) return rt;
     }
-    return best;
+    for (size_t i = len; i-- > 0;) {
+        if (path[i] != '/') continue;
+        if ((rt = cn_map_get(&prefixes, cn_str_make(path, i + 1)))) return rt;
+    }
+    return NULL;
 }
 
 static void allow_header(struct http_req *r, unsigned methods)
@@ -93,7 +102,7 @@ static void allow_header(struct http_req *r, unsigned methods)
 
 static void dispatch(struct http_req *r, bool may_forward)
 {
-    const struct http_route *rt = http_route_find(r->path);
+    const struct http_route *rt = r->route ? r->route : http_route_find(r->path);
     if (!rt) {
         if (!strcmp(r->path, "/") && r->method == M_GET) {
             http_reply_text(r, 200, "Consul Agent: UI disabled. To enable, set "

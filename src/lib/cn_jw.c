@@ -120,6 +120,13 @@ static size_t utf8_len(const unsigned char *p, size_t n, uint32_t *cp)
     return len;
 }
 
+/* Bytes that copy through unchanged: printable ASCII but for " \\ < > &. */
+static const unsigned char plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x27] = 1, [0x28] = 1,
+    [0x29] = 1, [0x2a] = 1, [0x2b] = 1, [0x2c] = 1, [0x2d] = 1, [0x2e] = 1, [0x2f] = 1,
+    [0x30 ... 0x3b] = 1, [0x3d] = 1, [0x3f ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
 void cn_json_quote(struct cn_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -128,7 +135,7 @@ void cn_json_quote(struct cn_buf *b, const char *s, size_t n)
     cn_buf_putc(b, '"');
     while (i < n) {
         unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+        if (plain[c]) {
             i++;
             run++;
             continue;
@@ -184,17 +191,19 @@ void cn_jw_cnstr(struct cn_jw *w, struct cn_str s)
 void cn_jw_u64(struct cn_jw *w, uint64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    size_t n = cn_u64_fmt(v, tmp);
     pre_item(w);
-    cn_buf_put(w->out, tmp, (size_t)n);
+    cn_buf_put(w->out, tmp, n);
 }
 
 void cn_jw_i64(struct cn_jw *w, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    size_t n = 0;
+    if (v < 0) tmp[n++] = '-';
+    n += cn_u64_fmt(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, tmp + n);
     pre_item(w);
-    cn_buf_put(w->out, tmp, (size_t)n);
+    cn_buf_put(w->out, tmp, n);
 }
 
 void cn_jw_double(struct cn_jw *w, double v)

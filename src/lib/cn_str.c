@@ -180,3 +180,15 @@ uint64_t cn_hash_bytes(const void *p, size_t n)
     }
     return h;
 }
+
+size_t cn_u64_fmt(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}

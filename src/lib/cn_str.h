@@ -50,6 +50,10 @@ int cn_parse_bool(struct cn_str s, bool *out); /* Go strconv.ParseBool spellings
  * plus_as_space for query strings. Returns decoded length or CN_EINVAL. */
 long cn_url_decode(struct cn_str src, char *dst, bool plus_as_space);
 
+/* Decimal text of v into out (at least 21 bytes); returns its length. No
+ * NUL. Hot paths use it instead of printf. */
+size_t cn_u64_fmt(uint64_t v, char *out);
+
 /* FNV-1a, for hash tables. */
 uint64_t cn_hash_bytes(const void *p, size_t n);
 
