@@ -77,9 +77,18 @@ static int run_one(const struct test *t, int timeout_s, double *ms)
     mkdir(tmpdir, 0700);
     fflush(stdout);
     fflush(stderr);
+    /* The child's stderr (logs, failure details) goes to a file that is
+     * shown only when the test fails, so passing runs stay readable. */
+    char errpath[300];
+    snprintf(errpath, sizeof errpath, "%s.stderr", tmpdir);
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
         setpgid(0, 0);
         alarm((unsigned)timeout_s);
         t->fn();
@@ -92,7 +101,22 @@ static int run_one(const struct test *t, int timeout_s, double *ms)
     kill(-pid, SIGKILL); /* helpers the test forked */
     *ms = now_ms() - start;
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok || getenv("CN_TEST_VERBOSE")) {
+        /* the last 64 KiB of what the test wrote */
+        FILE *f = fopen(errpath, "r");
+        if (f) {
+            char buf[4096];
+            size_t n;
+            fseek(f, 0, SEEK_END);
+            long size = ftell(f);
+            fseek(f, size > 65536 ? size - 65536 : 0, SEEK_SET);
+            while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stderr);
+            fclose(f);
+        }
+    }
+    unlink(errpath);
+    if (ok) return 0;
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         fprintf(stderr, "    %s (CN_TEST_SEED=%" PRIu64 ")\n",
