@@ -14,6 +14,11 @@
 #include <uv.h>
 
 #include "acl/acl.h"
+#include "agent/cluster.h"
+#include "agent/event.h"
+#include "agent/watch.h"
+#include "agent/dns_server.h"
+#include "agent/local.h"
 #include "http/http.h"
 #include "lib/cn_common.h"
 #include "lib/cn_log.h"
@@ -35,8 +40,16 @@ struct agent {
     struct state_store *st;
     struct server *server;
     struct acl_resolver *acl;
+    unsigned acl_api_tokens; /* token types set through /v1/agent/token (persisted) */
     struct rpc *rpc;
     struct http_server *http;
+    struct agent_local *local; /* services, checks, anti-entropy (local.c) */
+    struct cluster *cluster;   /* gossip, server RPC port, forwarding (cluster.c) */
+    struct dns_server *dns;    /* the DNS interface (dns_server.c) */
+    struct agent_events *events;   /* user events (event.c) */
+    struct agent_watches *watches; /* configured watches (watch.c) */
+    const char *joins[64], *joins_wan[64];
+    uv_timer_t leave_timer;
     uv_signal_t sig_int, sig_term, sig_hup;
     int signals;
     int exit_code;
@@ -45,6 +58,16 @@ struct agent {
 const struct agent_config *agent_cfg(const struct agent *a)
 {
     return &a->cfg;
+}
+
+struct server *agent_server(struct agent *a)
+{
+    return a->server;
+}
+
+struct cluster *agent_cluster(struct agent *a)
+{
+    return a->cluster;
 }
 
 const char *agent_node_id(const struct agent *a)
@@ -121,57 +144,75 @@ static void pick_advertise(struct agent *a)
     freeifaddrs(ifs);
 }
 
-/* ---- a client agent's backend until servers are reachable (issue 9) -- */
-
-static void nos_apply(void *be, const void *cmd, size_t len, rpc_applied_fn applied, void *arg)
-{
-    struct rpc_result res = {0};
-    (void)be;
-    (void)cmd;
-    (void)len;
-    applied(arg, CN_ENOSERVERS, &res);
-}
-
-static void nos_ready(void *be, enum rpc_mode mode, rpc_ready_fn ready, void *arg)
-{
-    (void)be;
-    (void)mode;
-    ready(arg, CN_ENOSERVERS);
-}
-
-static void nos_leader_info(void *be, bool *known, uint64_t *lc)
-{
-    (void)be;
-    *known = false;
-    *lc = 0;
-}
-
-static const char *nos_leader(void *be)
-{
-    (void)be;
-    return "";
-}
-
-static size_t nos_peers(void *be, const char **out, size_t max)
-{
-    (void)be;
-    (void)out;
-    (void)max;
-    return 0;
-}
-
 /* ---- signals and shutdown ------------------------------------------ */
 
 static void shutdown_agent(struct agent *a)
 {
     CN_INFO("agent", "Requesting shutdown");
+    agent_events_stop(a->events);
+    agent_watches_stop(a->watches);
+    a->watches = NULL;
+    if (a->cluster) cluster_close(a->cluster);
+    dns_server_close(a->dns); /* before HTTP: its client-agent lookups ride on it */
+    a->dns = NULL;
     if (a->http) http_server_close(a->http);
     a->http = NULL;
+    /* before the server: its pending writes must find nobody waiting */
+    agent_local_stop(a->local);
     if (a->server) server_free(a->server);
     a->server = NULL;
     uv_close((uv_handle_t *)&a->sig_int, NULL);
     uv_close((uv_handle_t *)&a->sig_term, NULL);
     uv_close((uv_handle_t *)&a->sig_hup, NULL);
+}
+
+/* ---- hooks for the agent's local state (local.h) ------------------------ */
+
+struct agent_local *agent_local(struct agent *a)
+{
+    return a->local;
+}
+
+void agent_set_local(struct agent *a, struct agent_local *l)
+{
+    a->local = l;
+}
+
+uv_loop_t *agent_loop(struct agent *a)
+{
+    return &a->loop;
+}
+
+struct agent_events *agent_events(struct agent *a)
+{
+    return a->events;
+}
+
+struct rpc *agent_rpc(struct agent *a)
+{
+    return a->rpc;
+}
+
+static void leave_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void leave_now(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    uv_close((uv_handle_t *)t, leave_closed);
+    if (!a->signals++) shutdown_agent(a);
+}
+
+/* PUT /v1/agent/leave: no gossip to leave yet, so stop as SIGTERM does,
+ * a moment after the answer went out. */
+void agent_leave(struct agent *a)
+{
+    if (uv_is_active((uv_handle_t *)&a->leave_timer)) return;
+    uv_timer_init(&a->loop, &a->leave_timer);
+    a->leave_timer.data = a;
+    uv_timer_start(&a->leave_timer, leave_now, 100, 0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -192,6 +233,8 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     shutdown_agent(a);
 }
+
+static void reload_acl_tokens(struct agent *a);
 
 int agent_reload(struct agent *a, struct cn_err *err)
 {
@@ -214,8 +257,128 @@ int agent_reload(struct agent *a, struct cn_err *err)
     struct agent_config old = a->cfg;
     a->cfg = fresh;
     cn_log_set_level((enum cn_log_level)cn_log_level_parse(a->cfg.log_level));
+    reload_acl_tokens(a);
+    dns_server_reload(a->dns);
     agent_config_release(&old);
+    /* services and checks defined in files follow the files */
+    if (a->local && agent_local_reload(a->local, err)) return err->code ? err->code : CN_EINVAL;
     CN_INFO("agent", "Reloaded configuration");
+    return 0;
+}
+
+/* ---- ACL ------------------------------------------------------------ */
+
+/* The first set of several spellings (the acl.tokens.* names, then the
+ * older ones Consul still reads). */
+static const char *cfg_first(const struct agent_config *c, const char *const *paths)
+{
+    for (; *paths; paths++) {
+        const char *v = agent_config_str(c, *paths, NULL);
+        if (v && *v) return v;
+    }
+    return "";
+}
+
+static const char *const token_keys[ACL_TOKEN__COUNT][4] = {
+    [ACL_TOKEN_DEFAULT] = {"acl.tokens.default", "acl_token", NULL},
+    [ACL_TOKEN_AGENT] = {"acl.tokens.agent", "acl_agent_token", NULL},
+    [ACL_TOKEN_AGENT_RECOVERY] = {"acl.tokens.agent_recovery", "acl.tokens.agent_master",
+                                  "acl_agent_master_token", NULL},
+    [ACL_TOKEN_REPLICATION] = {"acl.tokens.replication", "acl_replication_token", NULL},
+    [ACL_TOKEN_DNS] = {"acl.tokens.dns", NULL},
+    [ACL_TOKEN_CONFIG_FILE_REGISTRATION] = {"acl.tokens.config_file_service_registration", NULL},
+};
+
+static const char *const initial_management_keys[] = {"acl.tokens.initial_management",
+                                                      "acl.tokens.master", "acl_master_token", NULL};
+
+static bool persist_tokens(const struct agent *a)
+{
+    return a->cfg.data_dir && agent_config_bool(&a->cfg, "acl.enable_token_persistence", false);
+}
+
+/* <data_dir>/acl-tokens.json holds the tokens set through the API (Consul's
+ * persisted tokens); they win over the configuration at start. */
+static void load_persisted_tokens(struct agent *a)
+{
+    char path[4096];
+    json_error_t jerr;
+    if (!persist_tokens(a)) return;
+    snprintf(path, sizeof path, "%s/acl-tokens.json", a->cfg.data_dir);
+    json_t *root = json_load_file(path, 0, &jerr);
+    const char *k;
+    json_t *v;
+    if (!root) return;
+    json_object_foreach(root, k, v) {
+        int t = acl_token_type_parse(k);
+        if (t < 0 || !json_is_string(v)) continue;
+        acl_set_agent_token(a->acl, (enum acl_token_type)t, json_string_value(v));
+        a->acl_api_tokens |= 1u << t;
+    }
+    json_decref(root);
+}
+
+static int save_persisted_tokens(struct agent *a, struct cn_err *err)
+{
+    char path[4096], tmp[4200];
+    json_t *root = json_object();
+    for (int t = 0; t < ACL_TOKEN__COUNT; t++)
+        if (a->acl_api_tokens & (1u << t))
+            json_object_set_new(root, acl_token_type_name(t), json_string(acl_agent_token(a->acl, t)));
+    snprintf(path, sizeof path, "%s/acl-tokens.json", a->cfg.data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = json_dump_file(root, tmp, JSON_SORT_KEYS);
+    json_decref(root);
+    if (rc || chmod(tmp, 0600) || rename(tmp, path))
+        return cn_err_set(err, CN_EIO, "Failed to persist tokens - %s", strerror(errno));
+    return 0;
+}
+
+int agent_set_acl_token(struct agent *a, const char *type, const char *secret, struct cn_err *err)
+{
+    int t = acl_token_type_parse(type);
+    if (t < 0) return cn_err_set(err, CN_ENOENT, "Token \"%s\" is not a recognized token type", type);
+    acl_set_agent_token(a->acl, (enum acl_token_type)t, secret);
+    a->acl_api_tokens |= 1u << t;
+    return persist_tokens(a) ? save_persisted_tokens(a, err) : 0;
+}
+
+/* Reload re-reads the configured tokens; those set through the API (and
+ * persisted) keep winning, as in Consul. */
+static void reload_acl_tokens(struct agent *a)
+{
+    for (int t = 0; t < ACL_TOKEN__COUNT; t++)
+        if (!(a->acl_api_tokens & (1u << t)))
+            acl_set_agent_token(a->acl, (enum acl_token_type)t, cfg_first(&a->cfg, token_keys[t]));
+}
+
+static int start_acl(struct agent *a, struct cn_err *err)
+{
+    const struct agent_config *c = &a->cfg;
+    const char *down = agent_config_str(c, "acl.down_policy",
+                                        agent_config_str(c, "acl_down_policy", "extend-cache"));
+    int dp = acl_down_policy_parse(down);
+    if (dp < 0)
+        return cn_err_set(err, CN_EINVAL, "acl.down_policy must be 'allow', 'deny', "
+                                          "'extend-cache' or 'async-cache', not '%s'", down);
+    int64_t ttl = agent_config_dur(c, "acl_ttl", 30 * CN_NS_PER_S);
+    struct acl_config ac = {
+        .enabled = c->acl_enabled,
+        .default_allow = c->acl_default_allow,
+        .datacenter = c->datacenter,
+        .node_name = c->node_name,
+        .down_policy = (enum acl_down_policy)dp,
+        .enable_key_list_policy = agent_config_bool(
+            c, "acl.enable_key_list_policy", agent_config_bool(c, "acl_enable_key_list_policy", false)),
+        .token_ttl_ns = agent_config_dur(c, "acl.token_ttl", ttl),
+        .policy_ttl_ns = agent_config_dur(c, "acl.policy_ttl", ttl),
+        /* Servers resolve from the replicated store; clients from servers. */
+        .st = c->server ? a->st : NULL,
+    };
+    a->acl = acl_resolver_new(&ac);
+    for (int t = 0; t < ACL_TOKEN__COUNT; t++)
+        acl_set_agent_token(a->acl, (enum acl_token_type)t, cfg_first(c, token_keys[t]));
+    load_persisted_tokens(a);
     return 0;
 }
 
@@ -261,7 +424,8 @@ static int start_http(struct agent *a, struct cn_err *err)
         .txn_max_req = a->cfg.txn_max_req_len,
         .max_conns_per_client = (size_t)a->cfg.http_max_conns_per_client,
     };
-    struct http_env env = {.rpc = a->rpc, .agent = a, .acl = a->acl};
+    struct http_env env = {.rpc = a->rpc, .agent = a, .acl = a->acl,
+                           .route_request = cluster_route_request, .route_ctx = a->cluster};
     a->http = http_server_new(&a->loop, &hc, &env);
     /* client_addr may list several addresses, space-separated. */
     char addrs[512];
@@ -275,18 +439,52 @@ static int start_http(struct agent *a, struct cn_err *err)
     return 0;
 }
 
-static const struct rpc_backend_ops *client_ops(void)
+
+/* Strings of a config list (retry_join...) into out; returns how many. */
+static size_t config_list(const struct agent_config *c, const char *k1, const char *k2,
+                          const char **out, size_t max)
 {
-    /* Timers and randomness come from the server implementation's helpers;
-     * everything that needs a server fails with "No known Consul servers". */
-    static struct rpc_backend_ops ops;
-    ops = *server_backend_ops();
-    ops.apply = nos_apply;
-    ops.read_ready = nos_ready;
-    ops.leader_info = nos_leader_info;
-    ops.leader_addr = nos_leader;
-    ops.peers = nos_peers;
-    return &ops;
+    size_t n = 0;
+    const char *keys[] = {k1, k2};
+    for (int i = 0; i < 2; i++) {
+        json_t *arr = agent_config_get(c, keys[i]), *v;
+        size_t j;
+        if (!json_is_array(arr)) continue;
+        json_array_foreach(arr, j, v) if (json_is_string(v) && n < max) out[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+static int start_cluster(struct agent *a, struct cn_err *err)
+{
+    char build[64];
+    snprintf(build, sizeof build, "%s:%s", CN_CONSUL_VERSION, cn_version_revision);
+    const char *bind = a->cfg.bind_addr;
+    if (!strcmp(bind, "0.0.0.0") || !strcmp(bind, "::")) bind = a->advertise;
+    struct cluster_config cc = {
+        .node_name = a->cfg.node_name,
+        .node_id = a->node_id,
+        .datacenter = a->cfg.datacenter,
+        .advertise = a->advertise,
+        .advertise_wan = a->cfg.advertise_addr_wan,
+        .bind = bind,
+        .serf_lan_port = a->cfg.serf_lan_port,
+        .serf_wan_port = a->cfg.serf_wan_port,
+        .server_port = a->cfg.server_port,
+        .server = a->cfg.server,
+        .dev = a->cfg.dev,
+        .bootstrap = a->cfg.bootstrap || a->cfg.dev,
+        .bootstrap_expect = a->cfg.bootstrap_expect,
+        .retry_join = a->joins,
+        .n_retry_join = config_list(&a->cfg, "retry_join", "start_join", a->joins, 64),
+        .retry_join_wan = a->joins_wan,
+        .n_retry_join_wan = config_list(&a->cfg, "retry_join_wan", "start_join_wan", a->joins_wan, 64),
+        .retry_interval_ns = agent_config_dur(&a->cfg, "retry_interval", 30 * CN_NS_PER_S),
+        .retry_max = (int)agent_config_int(&a->cfg, "retry_max", 0),
+        .encrypt = agent_config_str(&a->cfg, "encrypt", NULL),
+        .build = build,
+    };
+    return cluster_new(&a->loop, &cc, &a->cluster, err);
 }
 
 static int start(struct agent *a, struct cn_err *err)
@@ -306,21 +504,37 @@ static int start(struct agent *a, struct cn_err *err)
     snprintf(a->rpc_addr, sizeof a->rpc_addr, "%s:%d", a->advertise, a->cfg.server_port);
     a->start_ns = cn_wall_ns();
     a->st = state_new();
-    struct acl_config ac = {.enabled = a->cfg.acl_enabled, .default_allow = a->cfg.acl_default_allow};
-    a->acl = acl_resolver_new(&ac);
+    if ((rc = start_acl(a, err))) return rc;
     struct rpc_config rc_cfg = {.datacenter = a->cfg.datacenter,
                                 .default_query_time_ns = a->cfg.default_query_time_ns,
-                                .max_query_time_ns = a->cfg.max_query_time_ns};
+                                .max_query_time_ns = a->cfg.max_query_time_ns,
+                                .data_dir = a->cfg.data_dir};
+    if ((rc = start_cluster(a, err))) return rc;
     if (a->cfg.server) {
         struct server_config sc = {.node_name = a->cfg.node_name, .datacenter = a->cfg.datacenter,
-                                   .rpc_addr = a->rpc_addr, .dev = a->cfg.dev};
-        a->server = server_new(&a->loop, &sc, a->st);
+                                   .node_id = a->node_id, .data_dir = a->cfg.data_dir,
+                                   .rpc_addr = a->rpc_addr, .dev = a->cfg.dev,
+                                   .bootstrap = a->cfg.bootstrap || a->cfg.bootstrap_expect == 1,
+                                   .raft_multiplier = (unsigned)a->cfg.raft_multiplier,
+                                   .snapshot_threshold = (uint64_t)agent_config_int(&a->cfg, "raft_snapshot_threshold", 0),
+                                   .trailing_logs = (uint64_t)agent_config_int(&a->cfg, "raft_trailing_logs", 0),
+                                   .acl_enabled = a->cfg.acl_enabled,
+                                   .acl_initial_management = cfg_first(&a->cfg, initial_management_keys)};
+        if ((rc = server_new(&a->loop, &sc, cluster_server_hooks(a->cluster), a->st, &a->server,
+                             err)))
+            return rc;
         a->rpc = rpc_new(&rc_cfg, a->st, server_backend_ops(), a->server, a->acl);
     } else {
-        /* NEEDSWORK: forward to servers found through gossip (issue 9). */
-        a->rpc = rpc_new(&rc_cfg, a->st, client_ops(), NULL, a->acl);
+        a->rpc = rpc_new(&rc_cfg, a->st, cluster_client_ops(), a->cluster, a->acl);
     }
+    if ((rc = agent_local_start(a, err))) return rc;
     if ((rc = start_http(a, err))) return rc;
+    struct dns_server_env dns_env = {.loop = &a->loop, .cfg = &a->cfg, .rpc = a->rpc,
+                                     .acl = a->acl, .http = a->http};
+    if ((rc = dns_server_start(&dns_env, &a->dns, err))) return rc;
+    a->events = agent_events_start(a, a->cluster);
+    if ((rc = cluster_start(a->cluster, a->server, a->http, err))) return rc;
+    if ((rc = agent_watches_start(a, &a->watches, err))) return rc;
     if (a->cfg.pid_file && (rc = write_pid_file(a->cfg.pid_file, err))) return rc;
     uv_signal_start(&a->sig_int, on_signal, SIGINT);
     uv_signal_start(&a->sig_term, on_signal, SIGTERM);
@@ -362,6 +576,8 @@ int agent_main(int argc, char **argv)
     a->http = NULL;
     a->server = NULL;
     uv_run(&a->loop, UV_RUN_NOWAIT);
+    agent_local_free(a->local);
+    agent_events_free(a->events);
     rpc_free(a->rpc);
     acl_resolver_free(a->acl);
     state_free(a->st);

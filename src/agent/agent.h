@@ -26,5 +26,15 @@ const char *agent_advertise_addr(const struct agent *a);
 int64_t agent_start_time_ns(const struct agent *a);
 /* Ask the agent to re-read its configuration (SIGHUP, /v1/agent/reload). */
 int agent_reload(struct agent *a, struct cn_err *err);
+/* Set one of the agent's ACL tokens by its /v1/agent/token/<type> name
+ * (legacy names accepted); persisted in data_dir/acl-tokens.json when
+ * acl.enable_token_persistence is on. CN_ENOENT for an unknown type. */
+int agent_set_acl_token(struct agent *a, const char *type, const char *secret, struct cn_err *err);
+
+struct server;
+struct cluster;
+/* The agent's server (NULL on a client agent) and its cluster layer. */
+struct server *agent_server(struct agent *a);
+struct cluster *agent_cluster(struct agent *a);
 
 #endif

@@ -1,7 +1,11 @@
 /* agent.c - the /v1/agent endpoints answered from the agent's own state. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/local.h"
+#include "http/agent_int.h"
+#include "http/catalog_int.h"
 #include "http/http_int.h"
 #include "lib/cn_common.h"
 #include "lib/cn_time.h"
@@ -59,11 +63,20 @@ static void stats_section(struct cn_jw *w, const char *name, const char *const *
 static void write_stats(struct cn_jw *w, struct http_req *r, struct agent *a)
 {
     const struct agent_config *c = agent_cfg(a);
-    char last[32], known[8], checks[8] = "0", services[8] = "0";
+    char last[32], known[8], checks[24] = "0", services[24] = "0", ttls[24] = "0", monitors[24] = "0";
+    struct agent_local *l = agent_local(a);
+    if (l) {
+        const struct state_service **v = NULL;
+        snprintf(services, sizeof services, "%zu", agent_local_services(l, &v));
+        free(v);
+        snprintf(checks, sizeof checks, "%zu", agent_local_check_count(l, NULL));
+        snprintf(ttls, sizeof ttls, "%zu", agent_local_check_count(l, "ttl"));
+        snprintf(monitors, sizeof monitors, "%zu", agent_local_check_count(l, "script"));
+    }
     struct state_store *st = rpc_state(r->env->rpc);
     snprintf(last, sizeof last, "%llu", (unsigned long long)state_last_index(st));
     snprintf(known, sizeof known, "%s", *rpc_leader(r->env->rpc) ? "true" : "false");
-    const char *agent_kv[] = {"check_monitors", "0", "check_ttls", "0", "checks", checks,
+    const char *agent_kv[] = {"check_monitors", monitors, "check_ttls", ttls, "checks", checks,
                               "services", services, NULL};
     const char *consul_kv[] = {"bootstrap", c->bootstrap ? "true" : "false", "known_datacenters",
                                "1", "leader", c->server ? "true" : "false", "leader_addr",
@@ -146,7 +159,61 @@ static void http_agent_self(struct http_req *r)
     http_reply_json(r, 200, &w);
 }
 
+/* GET /v1/agent/members: the LAN view of this agent's gossip; until gossip
+ * exists (issue 9) the only member it knows is itself. */
+static void write_member_filtered(struct cn_jw *w, const void *obj)
+{
+    write_member(w, (struct agent *)obj);
+}
+
+static void http_agent_members(struct http_req *r)
+{
+    struct agent *a = r->env->agent;
+    const char *wan = http_param(r, "wan"), *seg = http_param(r, "segment");
+    struct rpc_filter *f;
+    struct cn_jw w;
+    if (wan && *wan && seg && *seg) {
+        http_reply_text(r, 400, "Cannot provide a segment with wan=true");
+        return;
+    }
+    if (!http_parse_filter(r, rpc_fs_member, &f)) return;
+    bool readable = acl_allow(r->authz, ACL_R_NODE, cn_str_from(agent_cfg(a)->node_name), ACL_A_READ);
+    http_json_begin(r, &w);
+    cn_jw_arr_begin(&w);
+    if (readable && rpc_filter_match_fn(f, write_member_filtered, a)) write_member(&w, a);
+    cn_jw_arr_end(&w);
+    rpc_filter_free(f);
+    http_reply_json(r, 200, &w);
+}
+
+/* PUT /v1/agent/token/<type>: in src/http/acl.c with the other ACL endpoints. */
+void http_acl_agent_token(struct http_req *r);
+
 const struct http_route http_routes_agent[] = {
     {"/v1/agent/self", M_GET, http_agent_self, 0, ROUTE_LOCAL},
+    {"/v1/agent/token/", M_PUT, http_acl_agent_token, 0, ROUTE_LOCAL},
+    /* services, checks and the rest of the agent API (agent_local.c); GET is
+     * accepted where python3-consul 0.7.1 sends it (docs/compatibility.md) */
+    {"/v1/agent/members", M_GET, http_agent_members, 0, ROUTE_LOCAL},
+    {"/v1/agent/services", M_GET, http_agent_services, 0, ROUTE_LOCAL},
+    {"/v1/agent/service/", M_GET, http_agent_service, 0, ROUTE_LOCAL},
+    {"/v1/agent/service/register", M_PUT, http_agent_service_register, 0, ROUTE_LOCAL},
+    {"/v1/agent/service/deregister/", M_PUT | M_GET, http_agent_service_deregister, 0, ROUTE_LOCAL},
+    {"/v1/agent/service/maintenance/", M_PUT, http_agent_service_maintenance, 0, ROUTE_LOCAL},
+    {"/v1/agent/checks", M_GET, http_agent_checks, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/register", M_PUT, http_agent_check_register, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/deregister/", M_PUT | M_GET, http_agent_check_deregister, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/pass/", M_PUT | M_GET, http_agent_check_pass, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/warn/", M_PUT | M_GET, http_agent_check_warn, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/fail/", M_PUT | M_GET, http_agent_check_fail, 0, ROUTE_LOCAL},
+    {"/v1/agent/check/update/", M_PUT, http_agent_check_update, 0, ROUTE_LOCAL},
+    {"/v1/agent/maintenance", M_PUT, http_agent_maintenance, 0, ROUTE_LOCAL},
+    {"/v1/agent/reload", M_PUT, http_agent_reload, 0, ROUTE_LOCAL},
+    {"/v1/agent/join/", M_PUT | M_GET, http_agent_join, 0, ROUTE_LOCAL},
+    {"/v1/agent/leave", M_PUT, http_agent_leave, 0, ROUTE_LOCAL},
+    {"/v1/agent/force-leave/", M_PUT | M_GET, http_agent_force_leave, 0, ROUTE_LOCAL},
+    {"/v1/agent/metrics", M_GET, http_agent_metrics, 0, ROUTE_LOCAL},
+    {"/v1/agent/health/service/id/", M_GET, http_agent_health_service_id, 0, ROUTE_LOCAL},
+    {"/v1/agent/health/service/name/", M_GET, http_agent_health_service_name, 0, ROUTE_LOCAL},
     HTTP_ROUTES_END,
 };

@@ -778,7 +778,7 @@ int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
 }
 
 struct http_tunnel *http_server_inject(struct http_server *s, const void *req, size_t len,
-                                       const char *remote_ip, http_tunnel_done_fn done,
+                                       const char *remote_ip, int hops, http_tunnel_done_fn done,
                                        void *arg)
 {
     struct http_conn *c = CN_NEW(struct http_conn);
@@ -802,10 +802,11 @@ struct http_tunnel *http_server_inject(struct http_server *s, const void *req, s
     cn_list_remove(&pd->link);
     c->nqueued--;
     c->active = pd->req;
+    pd->req->hops = hops;
     if (pd->reject != REJ_NONE)
         reply_rejected(pd->req, pd->reject);
     else
-        http_dispatch_here(pd->req);
+        http_dispatch(pd->req);
     free(pd);
     c->in_inject = false;
     if (c->virt_answered) {

@@ -58,11 +58,14 @@ struct http_env {
 struct http_tunnel;
 typedef void (*http_tunnel_done_fn)(void *arg, const void *resp, size_t len);
 
-/* Run one complete raw HTTP request as if a client at remote_ip sent it,
- * without forwarding it again; done() gets the raw response bytes, once.
- * Returns a handle for http_tunnel_cancel, or NULL when done() already ran. */
+/* Run one complete raw HTTP request as if a client at remote_ip sent it;
+ * hops counts the forwards it has already been through (the router may
+ * forward it again, e.g. a follower to the leader, up to a limit it sets).
+ * done() gets the raw response bytes, once. Returns a handle for
+ * http_tunnel_cancel, or NULL when done() already ran. */
 struct http_tunnel *http_server_inject(struct http_server *s, const void *req, size_t len,
-                                       const char *remote_ip, http_tunnel_done_fn done, void *arg);
+                                       const char *remote_ip, int hops, http_tunnel_done_fn done,
+                                       void *arg);
 /* The requester went away: stop (done() will not run) and free. */
 void http_tunnel_cancel(struct http_tunnel *t);
 

@@ -78,6 +78,7 @@ struct http_req {
     char *token;         /* from ?token=, X-Consul-Token, Authorization: Bearer */
     const struct acl_authz *authz; /* the token, resolved by http_dispatch */
     char *remote_ip;
+    int hops;            /* forwards this request has been through */
     bool accept_gzip;
     bool pretty;
     struct cn_buf body;

@@ -135,7 +135,9 @@ void http_add_meta_headers(struct http_req *r, const struct rpc_meta *m)
                                    : "\r\nX-Consul-Knownleader: false\r\nX-Consul-Lastcontact: ");
     put_u64(h, m->last_contact_ms);
     cn_buf_put(h, "\r\n", 2);
-    if (m->filtered_by_acls && r->token && *r->token)
+    /* Consul sets it only for a non-anonymous token (which may be the
+     * agent's default token, not one the request carried). */
+    if (m->filtered_by_acls && r->authz && !acl_is_anonymous(r->authz))
         http_add_header(r, "X-Consul-Results-Filtered-By-Acls", "true");
 }
 

@@ -4,12 +4,74 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/cn_buf.h"
 #include "lib/cn_time.h"
+
+/* jansson stores integers as int64 and refuses larger ones, but Consul's
+ * KV Flags are uint64 (cairn lock's flags use the top bit). Such integers
+ * are rewritten as strings carrying a marker no JSON text can produce (a
+ * leading NUL), which cn_json_u64 recognises. Returns NULL when nothing
+ * needed rewriting. */
+#define BIG_MARK "\\u0000u64:"
+
+static char *quote_big_integers(const char *p, size_t n, size_t *out_len)
+{
+    struct cn_buf b;
+    bool in_str = false, esc = false, changed = false;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            cn_buf_putc(&b, c);
+            if (esc) esc = false;
+            else if (c == '\\') esc = true;
+            else if (c == '"') in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            cn_buf_putc(&b, c);
+            continue;
+        }
+        bool starts = (c >= '0' && c <= '9') || (c == '-' && i + 1 < n && p[i + 1] >= '0' && p[i + 1] <= '9');
+        bool after_ident = i > 0 && ((p[i - 1] >= 'a' && p[i - 1] <= 'z') || (p[i - 1] >= '0' && p[i - 1] <= '9') || p[i - 1] == '.');
+        if (!starts || after_ident) {
+            cn_buf_putc(&b, c);
+            continue;
+        }
+        size_t j = i + (c == '-');
+        while (j < n && p[j] >= '0' && p[j] <= '9') j++;
+        bool integer = j >= n || (p[j] != '.' && p[j] != 'e' && p[j] != 'E');
+        uint64_t v;
+        if (integer && c != '-' && cn_parse_u64(cn_str_make(p + i, j - i), &v) == 0 && v > INT64_MAX) {
+            cn_buf_puts(&b, "\"" BIG_MARK);
+            cn_buf_put(&b, p + i, j - i);
+            cn_buf_putc(&b, '"');
+            changed = true;
+        } else {
+            cn_buf_put(&b, p + i, j - i);
+        }
+        i = j - 1;
+    }
+    if (!changed) {
+        cn_buf_release(&b);
+        return NULL;
+    }
+    return cn_buf_take(&b, out_len);
+}
 
 json_t *cn_json_parse(const char *p, size_t n, struct cn_err *err)
 {
     json_error_t je;
     json_t *v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v && strstr(je.text, "too big integer")) {
+        size_t len;
+        char *q = quote_big_integers(p, n, &len);
+        if (q) {
+            v = json_loadb(q, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+            free(q);
+        }
+    }
     if (!v) {
         if (n == 0 || je.position >= (int)n)
             cn_err_set(err, CN_EINVAL, "unexpected EOF");
@@ -90,6 +152,9 @@ int cn_json_u64(const json_t *obj, const char *field, uint64_t *out, struct cn_e
 {
     json_t *v = cn_json_get(obj, field);
     if (!v || json_is_null(v)) return 0;
+    if (json_is_string(v) && json_string_length(v) > 5 && !memcmp(json_string_value(v), "\0u64:", 5) &&
+        cn_parse_u64(cn_str_make(json_string_value(v) + 5, json_string_length(v) - 5), out) == 0)
+        return 0; /* an integer above INT64_MAX, see cn_json_parse */
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return 0;

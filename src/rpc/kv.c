@@ -103,22 +103,27 @@ int rpc_kv_run(struct rpc_query *q, struct state_store *st, struct state_watch_s
         return 0;
     }
     case RPC_KV_LIST:
-        state_kv_list(st, req->key, ws, collect_entry, &c, &q->meta.index);
-        return 0;
     case RPC_KV_KEYS:
-        state_kv_list(st, req->key, ws, collect_key, &c, &q->meta.index);
+        /* acl.enable_key_list_policy: listing needs list on the prefix;
+         * the rows are then filtered by read as always. */
+        if (!acl_allow_key_list(q->authz, req->key)) {
+            q->meta.index = state_kv_index(st);
+            return CN_EPERM;
+        }
+        state_kv_list(st, req->key, ws, req->op == RPC_KV_LIST ? collect_entry : collect_key, &c,
+                      &q->meta.index);
         return 0;
     }
     return CN_EINVAL;
 }
 
-/* DELETE ?recurse needs write on every key under the prefix. */
+/* DELETE ?recurse needs write on the prefix and no rule under it that
+ * would not grant write (Consul's KeyWritePrefix): decided from the rules
+ * alone, so keys written later are covered too. */
 static bool tree_writable(struct rpc *rpc, const struct acl_authz *authz, struct cn_str prefix)
 {
-    struct state_store *st = rpc->st;
-    bool ok = acl_allow(authz, ACL_R_KEY, prefix, ACL_A_WRITE);
-    (void)st;
-    return ok;
+    (void)rpc;
+    return acl_allow_key_write_prefix(authz, prefix);
 }
 
 int rpc_kv_prepare_write(struct rpc *rpc, const struct acl_authz *authz,

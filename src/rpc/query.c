@@ -45,6 +45,7 @@ void rpc_query_free(struct rpc_query *q)
     CN_ASSERT(q->state == Q_DONE || q->state == Q_NEW);
     release(q);
     cn_arena_release(&q->arena);
+    free(q->acl_secret);
     free(q);
 }
 
@@ -124,7 +125,23 @@ static void evaluate(struct rpc_query *q)
     memset(&q->meta, 0, sizeof q->meta);
     if (blocking && !q->ws) q->ws = state_ws_new(rpc->st, on_fire, q);
     if (q->ws) state_ws_reset(q->ws);
+    /* Permissions are checked anew at every wake: a changed policy applies
+     * and a deleted token fails (the pointer may be stale by now). */
+    rc = q->acl_secret && !q->acl_fresh ? rpc_authorize(rpc, q->acl_secret, &q->authz) : 0;
+    q->acl_fresh = false;
+    if (rc) {
+        cn_err_set(&q->err, rc, "ACL not found");
+        q->meta.index = 1;
+        finish(q, rc);
+        return;
+    }
     rc = q->run(q, rpc->st, blocking ? q->ws : NULL);
+    /* A parked query also wakes when tokens or policies change, so a
+     * deleted token ends it at once rather than at its next data change. */
+    if (blocking && q->acl_secret && acl_enabled(rpc->acl)) {
+        state_ws_add_table(q->ws, STATE_T_ACL_TOKENS);
+        state_ws_add_table(q->ws, STATE_T_ACL_POLICIES);
+    }
     rpc->ops->leader_info(rpc->be, &q->meta.known_leader, &q->meta.last_contact_ms);
     q->meta.effective = q->opts.mode;
     /* Index 0 is never reported: clients treat 0 as "no blocking support". */
@@ -149,6 +166,12 @@ void rpc_query_start(struct rpc_query *q)
         q->state = Q_DONE;
         q->done(q, rc);
         return;
+    }
+    free(q->acl_secret);
+    q->acl_secret = NULL;
+    if (acl_enabled(q->rpc->acl)) {
+        q->acl_secret = cn_strdup(acl_authz_secret(q->authz));
+        q->acl_fresh = true;
     }
     wait_ready(q);
 }

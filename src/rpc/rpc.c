@@ -10,6 +10,9 @@ struct rpc *rpc_new(const struct rpc_config *cfg, struct state_store *st,
 {
     struct rpc *rpc = CN_NEW(struct rpc);
     rpc->cfg = *cfg;
+    /* Own copies: the agent's configuration tree is replaced on reload. */
+    rpc->cfg.datacenter = rpc->datacenter = cn_strdup(cfg->datacenter ? cfg->datacenter : "dc1");
+    rpc->cfg.data_dir = rpc->data_dir = cfg->data_dir ? cn_strdup(cfg->data_dir) : NULL;
     if (rpc->cfg.default_query_time_ns <= 0) rpc->cfg.default_query_time_ns = 300 * CN_NS_PER_S;
     if (rpc->cfg.max_query_time_ns <= 0) rpc->cfg.max_query_time_ns = 600 * CN_NS_PER_S;
     rpc->st = st;
@@ -21,6 +24,9 @@ struct rpc *rpc_new(const struct rpc_config *cfg, struct state_store *st,
 
 void rpc_free(struct rpc *rpc)
 {
+    if (!rpc) return;
+    free(rpc->datacenter);
+    free(rpc->data_dir);
     free(rpc);
 }
 
@@ -65,7 +71,7 @@ const char *rpc_mode_name(enum rpc_mode m)
 
 int rpc_authorize(struct rpc *rpc, const char *token, const struct acl_authz **out)
 {
-    return acl_resolve(rpc->acl, token, out);
+    return acl_resolve(rpc->acl, token, cn_wall_ns(), out);
 }
 
 /* ---- writes --------------------------------------------------------- */

@@ -86,6 +86,7 @@ struct rpc_config {
     const char *datacenter;
     int64_t default_query_time_ns; /* 300 s */
     int64_t max_query_time_ns;     /* 600 s */
+    const char *data_dir;          /* leader-side files (acl-bootstrap-reset); NULL in -dev */
 };
 
 struct rpc;
@@ -120,7 +121,9 @@ struct rpc_query {
     void *arg;  /* caller's context */
     /* filled in */
     struct rpc_meta meta;
-    const struct acl_authz *authz; /* set by the caller, or resolved from opts.token */
+    const struct acl_authz *authz; /* set by the caller, or resolved from opts.token; re-resolved
+                                    * (same secret) before every run, so a blocking query that
+                                    * wakes after its token was deleted fails "ACL not found" */
     struct cn_arena arena;         /* reset before each run; freed by rpc_query_free */
     struct cn_err err;             /* message for a failing rc */
     /* private */
@@ -129,6 +132,8 @@ struct rpc_query {
     struct rpc_timer *timer;
     int state;
     bool timed_out;
+    char *acl_secret; /* what authz was resolved from: re-resolved at every later evaluation */
+    bool acl_fresh;   /* authz was resolved for this request: the first evaluation uses it */
 };
 
 /* Allocate a query (freed with rpc_query_free, never while running). */

@@ -12,6 +12,7 @@
 #include "lib/cn_buf.h"
 #include "lib/cn_codec.h"
 #include "lib/cn_str.h"
+#include "state/state.h"
 
 enum rpc_cmd_type {
     RPC_CMD_NOOP = 0,
@@ -59,5 +60,21 @@ void rpc_kvs_encode(const struct rpc_kvs_cmd *c, struct cn_buf *out);
 int rpc_kvs_decode(struct cn_dec *d, struct rpc_kvs_cmd *c);
 
 void rpc_tombstone_reap_encode(uint64_t upto, struct cn_buf *out);
+
+/* ---- catalog (cmd_catalog.c) ------------------------------------------ */
+
+/* RPC_CMD_REGISTER: a state_register (node, optional service, checks). */
+void rpc_register_encode(const struct state_register *r, struct cn_buf *out);
+/* Records are allocated from the arena (views stay valid while it lives). */
+int rpc_register_decode(struct cn_dec *d, struct cn_arena *a, struct state_register *out);
+
+/* RPC_CMD_DEREGISTER: empty service_id and check_id = the whole node. */
+struct rpc_deregister_cmd {
+    struct cn_str node;
+    struct cn_str service_id;
+    struct cn_str check_id;
+};
+void rpc_deregister_encode(const struct rpc_deregister_cmd *c, struct cn_buf *out);
+int rpc_deregister_decode(struct cn_dec *d, struct rpc_deregister_cmd *c);
 
 #endif

@@ -6,6 +6,7 @@
 
 struct rpc {
     struct rpc_config cfg;
+    char *datacenter, *data_dir; /* owned copies behind cfg's pointers */
     struct state_store *st;
     const struct rpc_backend_ops *ops;
     void *be;

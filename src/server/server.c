@@ -1,33 +1,32 @@
-/* server.c - the single-voter server: batching, apply, timers, leader facts. */
+/* server.c - the server: the endpoint layer's backend over a Raft node. */
 #include "server/server.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/cn_common.h"
-#include "lib/cn_list.h"
 #include "lib/cn_log.h"
 #include "lib/cn_rand.h"
+#include "lib/cn_time.h"
+#include "rpc/rpc_acl.h"
 #include "rpc/rpc_cmd.h"
-#include "server/fsm.h"
-
-struct proposal {
-    struct cn_list link;
-    rpc_applied_fn applied;
-    void *arg;
-    size_t len;
-    char cmd[];
-};
+#include "server/raftnode.h"
+#include "server/sessions.h"
 
 struct server {
     uv_loop_t *loop;
-    uv_idle_t idle;
     struct server_config cfg;
-    char *rpc_addr;
+    struct server_hooks hooks;
+    char *rpc_addr, *acl_initial_management, *node_id, *node_name, *data_dir;
     struct state_store *st;
-    struct cn_list pending;
-    uint64_t last_index;
+    struct raftnode *rn;
+    struct server_sessions *sess; /* TTL timers, lock-delay (sessions.c) */
     struct cn_rand rand;
     bool shutting_down;
+    char leader_addr[128];
+    const char *peer_addrs[RAFT_SERVERS_MAX];
+    char peer_buf[RAFT_SERVERS_MAX][128];
 };
 
 struct rpc_timer {
@@ -36,29 +35,7 @@ struct rpc_timer {
     void *arg;
 };
 
-static void apply_batch(uv_idle_t *h)
-{
-    struct server *s = h->data;
-    struct cn_list batch;
-    cn_list_init(&batch);
-    /* Take the whole queue first: callbacks may propose again. */
-    while (!cn_list_empty(&s->pending)) {
-        struct cn_list *l = s->pending.next;
-        cn_list_remove(l);
-        cn_list_insert_tail(&batch, l);
-    }
-    while (!cn_list_empty(&batch)) {
-        struct proposal *p = cn_list_entry(batch.next, struct proposal, link);
-        struct rpc_result res;
-        int rc;
-        cn_list_remove(&p->link);
-        rc = server_fsm_apply(s->st, ++s->last_index, p->cmd, p->len, &res);
-        p->applied(p->arg, rc, &res);
-        free(res.text);
-        free(p);
-    }
-    if (cn_list_empty(&s->pending)) uv_idle_stop(&s->idle);
-}
+/* ---- backend -------------------------------------------------------- */
 
 static void be_apply(void *be, const void *cmd, size_t len, rpc_applied_fn applied, void *arg)
 {
@@ -68,42 +45,63 @@ static void be_apply(void *be, const void *cmd, size_t len, rpc_applied_fn appli
         applied(arg, CN_ESHUTDOWN, &res);
         return;
     }
-    struct proposal *p = cn_malloc(sizeof *p + len);
-    p->applied = applied;
-    p->arg = arg;
-    p->len = len;
-    memcpy(p->cmd, cmd, len);
-    cn_list_insert_tail(&s->pending, &p->link);
-    uv_idle_start(&s->idle, apply_batch);
+    if (raftnode_is_leader(s->rn) || !s->hooks.forward_apply) {
+        if (server_sessions_filter(s->sess, &cmd, &len, &applied, &arg)) return;
+        raftnode_propose(s->rn, cmd, len, applied, arg);
+        return;
+    }
+    raft_id leader = raftnode_leader(s->rn);
+    if (!leader) {
+        struct rpc_result res = {0};
+        applied(arg, CN_ENOLEADER, &res);
+        return;
+    }
+    s->hooks.forward_apply(s->hooks.ctx, leader, cmd, len, applied, arg);
 }
 
 static void be_read_ready(void *be, enum rpc_mode mode, rpc_ready_fn ready, void *arg)
 {
-    (void)be;
-    (void)mode;
-    /* A single voter is always the leader with a quorum of itself. */
-    ready(arg, 0);
+    struct server *s = be;
+    raftnode_read(s->rn, mode, ready, arg);
 }
 
 static void be_leader_info(void *be, bool *known, uint64_t *last_contact_ms)
 {
-    (void)be;
-    *known = true;
-    *last_contact_ms = 0;
+    struct server *s = be;
+    *known = raftnode_leader(s->rn) != 0;
+    uint64_t lc = raftnode_last_contact_ms(s->rn);
+    *last_contact_ms = raftnode_is_leader(s->rn) || lc == UINT64_MAX ? 0 : lc;
+}
+
+static const char *addr_of(struct server *s, raft_id id)
+{
+    if (id == raftnode_id(s->rn)) return s->rpc_addr;
+    return s->hooks.addr_of ? s->hooks.addr_of(s->hooks.ctx, id) : NULL;
 }
 
 static const char *be_leader_addr(void *be)
 {
     struct server *s = be;
-    return s->rpc_addr;
+    raft_id leader = raftnode_leader(s->rn);
+    const char *a = leader ? addr_of(s, leader) : NULL;
+    snprintf(s->leader_addr, sizeof s->leader_addr, "%s", a ? a : "");
+    return s->leader_addr;
 }
 
 static size_t be_peers(void *be, const char **out, size_t max)
 {
     struct server *s = be;
-    if (max == 0) return 1;
-    out[0] = s->rpc_addr;
-    return 1;
+    const struct raft_config *c = raftnode_config(s->rn);
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->n && n < RAFT_SERVERS_MAX; i++) {
+        if (c->servers[i].role != RAFT_VOTER) continue;
+        const char *a = addr_of(s, c->servers[i].id);
+        if (!a) continue;
+        snprintf(s->peer_buf[n], sizeof s->peer_buf[n], "%s", a);
+        if (n < max) out[n] = s->peer_buf[n];
+        n++;
+    }
+    return CN_MIN(n, max);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -158,65 +156,172 @@ const struct rpc_backend_ops *server_backend_ops(void)
     return &ops;
 }
 
-static void noop_applied(void *arg, int rc, struct rpc_result *res)
+/* ---- leadership ----------------------------------------------------- */
+
+static void acl_init_applied(void *arg, int rc, struct rpc_result *res)
 {
     (void)arg;
-    (void)res;
-    if (rc) CN_ERROR("server", "initial entry failed: %s", cn_strerror(rc));
+    if (rc) CN_WARN("server", "ACL initialization: %s", res && res->text ? res->text : cn_strerror(rc));
 }
 
-struct server *server_new(uv_loop_t *loop, const struct server_config *cfg, struct state_store *st)
+void server_establish_leadership(struct server *s)
+{
+    struct cn_buf cmds[RPC_ACL_INIT_CMDS];
+    if (!s->cfg.acl_enabled) return;
+    size_t n = rpc_acl_leader_init_cmds(s->st, s->cfg.acl_initial_management, cn_wall_ns(), cmds);
+    for (size_t i = 0; i < n; i++) {
+        raftnode_propose(s->rn, cmds[i].data, cmds[i].len, acl_init_applied, NULL);
+        cn_buf_release(&cmds[i]);
+    }
+    if (n) CN_INFO("server", "ACL initialization: %zu object(s) to create", n);
+}
+
+static void on_leadership(void *ctx, bool leader)
+{
+    struct server *s = ctx;
+    if (leader) server_establish_leadership(s);
+    server_sessions_leader(s->sess, leader);
+    if (s->hooks.leadership) s->hooks.leadership(s->hooks.ctx, leader);
+}
+
+static void on_raft_send(void *ctx, raft_id to, const void *msg, size_t len)
+{
+    struct server *s = ctx;
+    if (s->hooks.raft_send) s->hooks.raft_send(s->hooks.ctx, to, msg, len);
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static char *dup_or_null(const char *p)
+{
+    return p ? cn_strdup(p) : NULL;
+}
+
+int server_new(uv_loop_t *loop, const struct server_config *cfg, const struct server_hooks *hooks,
+               struct state_store *st, struct server **out, struct cn_err *err)
 {
     struct server *s = CN_NEW(struct server);
-    struct cn_buf cmd;
     s->loop = loop;
     s->cfg = *cfg;
+    s->hooks = hooks ? *hooks : (struct server_hooks){0};
     s->rpc_addr = cn_strdup(cfg->rpc_addr ? cfg->rpc_addr : "127.0.0.1:8300");
+    s->acl_initial_management = cn_strdup(cfg->acl_initial_management ? cfg->acl_initial_management : "");
+    s->node_id = dup_or_null(cfg->node_id);
+    s->node_name = cn_strdup(cfg->node_name ? cfg->node_name : "");
+    s->data_dir = dup_or_null(cfg->data_dir);
+    s->cfg.rpc_addr = s->rpc_addr;
+    s->cfg.acl_initial_management = s->acl_initial_management;
+    s->cfg.node_id = s->node_id;
+    s->cfg.node_name = s->node_name;
+    s->cfg.data_dir = s->data_dir;
     s->st = st;
-    s->last_index = state_last_index(st);
-    cn_list_init(&s->pending);
     cn_rand_seed(&s->rand, cn_rand_os_u64());
-    uv_idle_init(loop, &s->idle);
-    s->idle.data = s;
-    /* Index 1 is the cluster's own first write, so no user-visible state
-     * has index 1 (clients treat index 0/1 as "no data yet"). */
-    cn_buf_init(&cmd, CN_BUF_UNLIMITED);
-    rpc_cmd_begin(&cmd, RPC_CMD_NOOP);
-    be_apply(s, cmd.data, cmd.len, noop_applied, NULL);
-    cn_buf_release(&cmd);
-    CN_INFO("server", "cluster leadership acquired: single server, node=%s", cfg->node_name);
-    return s;
+    struct raftnode_config rc = {
+        .node_id = s->node_id,
+        .node_name = s->node_name,
+        .data_dir = cfg->dev ? NULL : s->data_dir,
+        .raft_multiplier = cfg->raft_multiplier,
+        .bootstrap = cfg->bootstrap || cfg->dev,
+        .snapshot_threshold = cfg->snapshot_threshold,
+        .trailing_logs = cfg->trailing_logs,
+    };
+    struct raftnode_hooks rh = {.ctx = s, .send = on_raft_send, .leadership = on_leadership};
+    s->sess = server_sessions_new(loop, st, s);
+    *out = s;
+    return raftnode_new(loop, &rc, &rh, st, &s->rn, err);
 }
 
 void server_shutdown(struct server *s)
 {
     s->shutting_down = true;
-    while (!cn_list_empty(&s->pending)) {
-        struct proposal *p = cn_list_entry(s->pending.next, struct proposal, link);
-        struct rpc_result res = {0};
-        cn_list_remove(&p->link);
-        p->applied(p->arg, CN_ESHUTDOWN, &res);
-        free(p);
-    }
-    uv_idle_stop(&s->idle);
-}
-
-static void server_closed(uv_handle_t *h)
-{
-    struct server *s = h->data;
-    free(s->rpc_addr);
-    free(s);
 }
 
 void server_free(struct server *s)
 {
     if (!s) return;
-    server_shutdown(s);
-    /* libuv owns the handle until its close callback: free there. */
-    uv_close((uv_handle_t *)&s->idle, server_closed);
+    s->shutting_down = true;
+    server_sessions_free(s->sess);
+    raftnode_free(s->rn);
+    free(s->rpc_addr);
+    free(s->acl_initial_management);
+    free(s->node_id);
+    free(s->node_name);
+    free(s->data_dir);
+    free(s);
 }
 
 uint64_t server_applied_index(const struct server *s)
 {
-    return s->last_index;
+    return raftnode_applied_index(s->rn);
+}
+
+void server_raft_recv(struct server *s, const void *msg, size_t len)
+{
+    raftnode_recv(s->rn, msg, len);
+}
+
+void server_peer_unreachable(struct server *s, raft_id peer)
+{
+    raftnode_unreachable(s->rn, peer);
+}
+
+int server_bootstrap(struct server *s, const raft_id *voters, size_t n)
+{
+    return raftnode_bootstrap(s->rn, voters, n);
+}
+
+bool server_has_raft_data(const struct server *s)
+{
+    return raftnode_has_data(s->rn);
+}
+
+bool server_is_leader(const struct server *s)
+{
+    return raftnode_is_leader(s->rn);
+}
+
+raft_id server_leader_id(const struct server *s)
+{
+    return raftnode_leader(s->rn);
+}
+
+raft_id server_raft_id(const struct server *s)
+{
+    return raftnode_id(s->rn);
+}
+
+const struct raft_config *server_raft_config(const struct server *s)
+{
+    return raftnode_config(s->rn);
+}
+
+int server_raft_change(struct server *s, int op, raft_id id)
+{
+    return raftnode_change(s->rn, op, id);
+}
+
+size_t server_raft_peers(const struct server *s, struct raft_peer_status *out, size_t max)
+{
+    return raftnode_peers(s->rn, out, max);
+}
+
+uint64_t server_raft_term(const struct server *s)
+{
+    return raftnode_term(s->rn);
+}
+
+uint64_t server_raft_commit_index(const struct server *s)
+{
+    return raftnode_commit_index(s->rn);
+}
+
+uint64_t server_raft_last_index(const struct server *s)
+{
+    return raftnode_last_index(s->rn);
+}
+
+void server_apply_local(struct server *s, const void *cmd, size_t len, rpc_applied_fn applied,
+                        void *arg)
+{
+    be_apply(s, cmd, len, applied, arg);
 }

@@ -89,6 +89,24 @@ void state__watch_release(struct state_store *st);
 void state__watch_dispatch(struct state_store *st, const struct cn_buf *notes);
 void state__watch_fire_all(struct state_store *st);
 
+/* Catalog (catalog*.c): named fine-grained indexes kept in the index table
+ * (STATE_T_INDEXES), e.g. "service.<lowercase name>", "node.<lowercase
+ * name>", "service_last_extinction", "node_last_extinction". */
+uint64_t state__index_get(struct state_store *st, struct cn_str name);
+void state__index_set(struct state_txn *tx, struct cn_str name);
+void state__index_del(struct state_txn *tx, struct cn_str name);
+
+/* Hooks the sessions table implements (weak until it does). The catalog
+ * calls them inside its transaction: a check stored with status critical,
+ * a check deleted, a node deleted. Sessions bound to them are invalidated
+ * in the same transaction (Consul's checkSessionsTxn). Return 0 or an
+ * error that aborts the write. */
+int state__sessions_check_critical(struct state_txn *tx, struct cn_str node,
+                                   struct cn_str check_id) __attribute__((weak));
+int state__sessions_check_deleted(struct state_txn *tx, struct cn_str node,
+                                  struct cn_str check_id) __attribute__((weak));
+int state__sessions_node_deleted(struct state_txn *tx, struct cn_str node) __attribute__((weak));
+
 /* Table operations of each family, registered in store.c. */
 extern const struct state_table_ops state__kvs_ops;
 extern const struct state_table_ops state__tombstone_ops;

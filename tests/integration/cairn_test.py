@@ -231,3 +231,74 @@ def main():
                 print("    " + line, flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)
+
+
+class Cluster:
+    """n servers (bootstrap_expect=n) and m client agents on loopback, all
+    joined through the first server's LAN gossip port."""
+
+    def __init__(self, servers=3, clients=0, extra=(), raft_multiplier=1):
+        self.tmp = tempfile.mkdtemp(prefix="cairn-cluster-")
+        self.servers, self.clients = [], []
+        conf = os.path.join(self.tmp, "perf.json")
+        with open(conf, "w") as f:
+            json.dump({"performance": {"raft_multiplier": raft_multiplier}}, f)
+        seed_port = None
+        for i in range(servers + clients):
+            server = i < servers
+            name = f"s{i + 1}" if server else f"c{i - servers + 1}"
+            data = os.path.join(self.tmp, name)
+            os.makedirs(data)
+            args = ["-node", name, "-data-dir", data, "-bind", "127.0.0.1", "-config-file", conf,
+                    "-retry-interval", "1s", "-log-level", "debug"]
+            if server:
+                args += ["-server", f"-bootstrap-expect={servers}"]
+            a = Agent(*args, *extra, dev=False, wait_leader=False)
+            if seed_port is None:
+                seed_port = a.serf_lan_port
+            a.args += ["-retry-join", f"127.0.0.1:{seed_port}"]
+            (self.servers if server else self.clients).append(a)
+
+    def start(self, timeout=20):
+        for a in self.servers + self.clients:
+            a.start()
+        wait_until(lambda: self.leader() is not None, timeout=timeout, what="a leader")
+        return self
+
+    def agents(self):
+        return self.servers + self.clients
+
+    def leader(self):
+        """The server that says it is the leader (by its RPC address)."""
+        addrs = set()
+        for s in self.servers:
+            if s.proc.poll() is not None:
+                continue
+            try:
+                r = s.get("/v1/status/leader", timeout=2)
+            except OSError:
+                continue
+            if r.status == 200 and r.json():
+                addrs.add(r.json())
+        if len(addrs) != 1:
+            return None
+        addr = addrs.pop()
+        for s in self.servers:
+            if addr.endswith(f":{s.server_port}"):
+                return s
+        return None
+
+    def followers(self):
+        l = self.leader()
+        return [s for s in self.servers if s is not l and s.proc.poll() is None]
+
+    def cleanup(self):
+        for a in self.agents():
+            a.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()

@@ -37,8 +37,9 @@ static void setup(struct fixture *f)
     struct cn_err err;
     uv_loop_init(&f->loop);
     f->st = state_new();
-    struct server_config sc = {.node_name = "t", .datacenter = "dc1", .rpc_addr = "127.0.0.1:8300"};
-    f->srv = server_new(&f->loop, &sc, f->st);
+    struct server_config sc = {.node_name = "t", .node_id = "11111111-2222-3333-4444-555555555555",
+                               .datacenter = "dc1", .rpc_addr = "127.0.0.1:8300", .dev = true};
+    ASSERT_OK(server_new(&f->loop, &sc, NULL, f->st, &f->srv, &err));
     struct acl_config ac = {.default_allow = true};
     f->acl = acl_resolver_new(&ac);
     struct rpc_config rc = {.datacenter = "dc1"};

@@ -75,3 +75,21 @@ TEST(json, case_insensitive_and_unknown_fields)
     json_decref(v);
     ASSERT(cn_json_parse("{\"a\":", 5, &err) == NULL);
 }
+
+TEST(json, uint64_above_int64_max_survives_parsing)
+{
+    struct cn_err err;
+    const char *body = "[{\"Flags\":18446744073709551615,\"Key\":\"a\\\"1844674407370955161999\","
+                       "\"N\":-5,\"F\":1.5e300},{\"Flags\":3304740253564472344}]";
+    json_t *v = cn_json_parse(body, strlen(body), &err);
+    uint64_t flags = 0;
+    const char *key = NULL;
+    ASSERT(v != NULL);
+    ASSERT_OK(cn_json_u64(json_array_get(v, 0), "Flags", &flags, &err));
+    ASSERT(flags == UINT64_MAX);
+    ASSERT_OK(cn_json_str(json_array_get(v, 0), "Key", &key, &err));
+    ASSERT_STR_EQ("a\"1844674407370955161999", key);
+    ASSERT_OK(cn_json_u64(json_array_get(v, 1), "Flags", &flags, &err));
+    ASSERT(flags == 3304740253564472344ULL);
+    json_decref(v);
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Three servers and two client agents as processes on loopback: Raft through
+gossip discovery, forwarding, consistency modes, failover, restarts."""
+import base64
+import signal
+import time
+
+from cairn_test import Cluster, eq, main, test, wait_until
+
+C = Cluster(servers=3, clients=2).start()
+
+
+def kv(key):
+    return "/v1/kv/" + key
+
+
+@test
+def every_agent_agrees_on_the_leader_and_peers():
+    leader = C.leader()
+    assert leader is not None
+    for a in C.agents():
+        eq(f"127.0.0.1:{leader.server_port}", a.get("/v1/status/leader").json(), a.args[3])
+    peers = sorted(C.servers[0].get("/v1/status/peers").json())
+    eq(sorted(f"127.0.0.1:{s.server_port}" for s in C.servers), peers)
+
+
+@test
+def writes_through_any_agent_are_read_everywhere():
+    for i, a in enumerate(C.agents()):
+        eq(True, a.put(kv(f"w/{i}"), f"v{i}").json())
+    n = len(C.agents())
+    for a in C.agents():
+        keys = a.get(kv("w/?keys")).json()
+        eq([f"w/{i}" for i in range(n)], keys)
+
+
+@test
+def consistency_modes_and_headers():
+    C.servers[0].put(kv("mode"), "m")
+    for s in C.followers():
+        # stale reads are served by the follower itself: it may lag a moment
+        r = wait_until(lambda: (lambda x: x if x.status == 200 else None)(s.get(kv("mode?stale"))),
+                       what="the follower to apply the write")
+        assert int(r.header("X-Consul-Lastcontact")) >= 0
+        eq("true", r.header("X-Consul-Knownleader"))
+        eq(b"m", s.get(kv("mode?consistent&raw")).body)
+        eq(b"m", s.get(kv("mode?raw")).body)
+    eq(b"m", C.clients[0].get(kv("mode?stale&raw")).body)
+
+
+@test
+def blocking_query_through_a_client_is_woken_by_a_write_elsewhere():
+    client = C.clients[0]
+    client.put(kv("bq"), "1")
+    idx = int(client.get(kv("bq")).header("X-Consul-Index"))
+    import threading
+    threading.Timer(0.3, lambda: C.servers[1].put(kv("bq"), "2")).start()
+    start = time.time()
+    r = client.get(kv(f"bq?index={idx}&wait=10s"))
+    assert time.time() - start < 5
+    eq(b"2", base64.b64decode(r.json()[0]["Value"]))
+
+
+@test
+def cas_races_across_agents_lose_nothing():
+    import threading
+    C.servers[0].put(kv("ctr"), "0")
+    wins = []
+
+    def worker(agent, n):
+        done = 0
+        while done < n:
+            e = agent.get(kv("ctr")).json()[0]
+            v = int(base64.b64decode(e["Value"]))
+            if agent.put(kv(f"ctr?cas={e['ModifyIndex']}"), str(v + 1)).json():
+                done += 1
+        wins.append(done)
+
+    ts = [threading.Thread(target=worker, args=(a, 10)) for a in C.agents()]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    eq(10 * len(C.agents()), sum(wins))
+    eq(str(sum(wins)).encode(), C.servers[2].get(kv("ctr?raw")).body)
+
+
+@test
+def leader_kill_9_fails_over_and_writes_continue():
+    old = C.leader()
+    old.kill()
+    start = time.time()
+    survivor = [s for s in C.servers if s is not old][0]
+    wait_until(lambda: survivor.put(kv("after-failover"), "x").json() is True, timeout=15,
+               what="a write after failover")
+    took = time.time() - start
+    new = C.leader()
+    assert new is not None and new is not old
+    print(f"    failover: {took * 1000:.0f} ms to the first accepted write")
+    # the old leader comes back and catches up
+    old.start()
+    wait_until(lambda: old.get(kv("after-failover?stale&raw")).body == b"x", timeout=15,
+               what="the restarted server to catch up")
+
+
+@test
+def restarting_every_server_loses_nothing_acknowledged():
+    for i in range(50):
+        eq(True, C.servers[i % 3].put(kv(f"durable/{i}"), str(i)).json())
+    for s in C.servers:
+        s.kill()
+    for s in C.servers:
+        s.start()
+    wait_until(lambda: C.leader() is not None, timeout=20, what="a leader after full restart")
+    keys = wait_until(lambda: C.servers[0].get(kv("durable/?keys")).json(), what="keys back")
+    eq(50, len(keys))
+
+
+@test
+def gossip_members_are_reconciled_into_the_catalog():
+    names = sorted(a.args[a.args.index("-node") + 1] for a in C.agents())
+    def catalog_nodes():
+        return sorted(n["Node"] for n in C.servers[0].get("/v1/catalog/nodes").json())
+    wait_until(lambda: catalog_nodes() == names, timeout=15, what="every member in the catalog")
+    checks = C.servers[0].get("/v1/health/state/any").json()
+    serf = {c["Node"]: c for c in checks if c["CheckID"] == "serfHealth"}
+    for n in names:
+        eq("passing", serf[n]["Status"], n)
+        eq("Agent alive and reachable", serf[n]["Output"])
+    consul = sorted(e["Node"] for e in C.servers[0].get("/v1/catalog/service/consul").json())
+    eq(sorted(n for n in names if n.startswith("s")), consul)
+
+
+@test
+def a_killed_client_goes_critical_and_its_services_leave_passing():
+    c2 = C.clients[1]
+    eq(200, c2.put("/v1/agent/service/register", {"Name": "web2", "Port": 80}).status)
+    wait_until(lambda: len(C.servers[0].get("/v1/health/service/web2?passing").json()) == 1,
+               what="web2 passing")
+    c2.kill()
+    def serf_status():
+        for ch in C.servers[0].get("/v1/health/node/c2").json():
+            if ch["CheckID"] == "serfHealth":
+                return ch["Status"]
+    wait_until(lambda: serf_status() == "critical", timeout=20, what="serfHealth critical")
+    eq([], C.servers[0].get("/v1/health/service/web2?passing").json())
+    # still registered (failed, not left)
+    eq(1, len(C.servers[0].get("/v1/catalog/service/web2").json()))
+    c2.start()
+    wait_until(lambda: serf_status() == "passing", timeout=20, what="serfHealth passing again")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        C.cleanup()
