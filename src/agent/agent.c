@@ -50,6 +50,7 @@ struct agent {
     struct agent_watches *watches; /* configured watches (watch.c) */
     const char *joins[64], *joins_wan[64];
     uv_timer_t leave_timer;
+    bool leaving, forced;
     uv_signal_t sig_int, sig_term, sig_hup;
     int signals;
     int exit_code;
@@ -198,18 +199,35 @@ static void leave_closed(uv_handle_t *h)
     (void)h;
 }
 
+static void left_pools(void *ctx)
+{
+    struct agent *a = ctx;
+    CN_INFO("agent", "Graceful leave complete");
+    if (a->signals < 2) {
+        a->signals = 2; /* a signal from now on forces the exit */
+        shutdown_agent(a);
+    }
+}
+
 static void leave_now(uv_timer_t *t)
 {
     struct agent *a = t->data;
     uv_close((uv_handle_t *)t, leave_closed);
-    if (!a->signals++) shutdown_agent(a);
+    CN_INFO("agent", "Gracefully leaving the cluster");
+    /* A leading server hands Raft over by removing itself; a follower's
+     * removal is done by the leader when gossip reports it left. */
+    if (a->server && server_is_leader(a->server))
+        server_raft_change(a->server, RAFT_REMOVE, server_raft_id(a->server));
+    if (!a->cluster || cluster_leave(a->cluster, left_pools, a)) left_pools(a);
 }
 
-/* PUT /v1/agent/leave: no gossip to leave yet, so stop as SIGTERM does,
- * a moment after the answer went out. */
+/* PUT /v1/agent/leave: leave the gossip pools (and Raft), then stop, a
+ * moment after the answer went out. */
 void agent_leave(struct agent *a)
 {
-    if (uv_is_active((uv_handle_t *)&a->leave_timer)) return;
+    if (a->leaving) return;
+    a->leaving = true;
+    a->signals = 1; /* a second signal now forces the exit */
     uv_timer_init(&a->loop, &a->leave_timer);
     a->leave_timer.data = a;
     uv_timer_start(&a->leave_timer, leave_now, 100, 0);
@@ -225,12 +243,25 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     CN_INFO("agent", "Caught signal: %s", signum == SIGINT ? "interrupt" : "terminated");
-    if (a->signals++) {
+    if (a->signals) {
         /* A second signal forces the exit (Consul's rule). */
+        a->signals++;
+        a->forced = true;
         a->exit_code = 1;
         uv_stop(&a->loop);
         return;
     }
+    /* Consul's defaults: a client leaves the cluster on either signal, a
+     * server on neither (leave_on_terminate = !server,
+     * skip_leave_on_interrupt = server). */
+    bool server = a->cfg.server;
+    bool leave = signum == SIGTERM ? agent_config_bool(&a->cfg, "leave_on_terminate", !server)
+                                   : !agent_config_bool(&a->cfg, "skip_leave_on_interrupt", server);
+    if (leave && !a->cfg.dev && a->cluster) {
+        agent_leave(a);
+        return;
+    }
+    a->signals++;
     shutdown_agent(a);
 }
 
@@ -571,7 +602,7 @@ int agent_main(int argc, char **argv)
     }
     uv_run(&a->loop, UV_RUN_DEFAULT);
     code = a->exit_code;
-    if (a->signals > 1) return code; /* forced: leave the rest to exit() */
+    if (a->forced) return code; /* forced: leave the rest to exit() */
     if (code == 0) CN_INFO("agent", "shutdown complete");
     a->http = NULL;
     a->server = NULL;

@@ -18,6 +18,7 @@
 #include "gossip/io/gossip_io.h"
 
 enum frame {
+    F_PING = 1,
     F_RAFT = 2,
     F_APPLY = 3,
     F_APPLY_RESP = 4,
@@ -27,12 +28,18 @@ enum frame {
 };
 
 #define HOPS_MAX 3
+/* Link liveness (yamux-style keepalive): every link hears from its peer at
+ * least every KEEPALIVE_MS while healthy; one silent for LINK_DEAD_MS is
+ * closed and whatever waits on it fails. */
+#define KEEPALIVE_MS 2000
+#define LINK_DEAD_MS 10000
 
 struct link {
     struct cluster *cl;
     struct net_conn *c;
     bool alive, outbound;
     int refs;
+    uint64_t last_rx, last_tx;
     char addr[64];
     struct cn_list node;
 };
@@ -56,6 +63,7 @@ struct tunnel {
 
 struct srv_info {
     char name[128];
+    char node_id[40];
     char rpc_addr[64];
     raft_id id;
     int expect;
@@ -83,6 +91,7 @@ struct cluster {
     struct gossip_io *lan, *wan;
     struct cn_map servers; /* node name -> srv_info (our datacenter) */
     uv_timer_t retry;
+    uv_timer_t keepalive;
     int retry_attempts;
     bool bootstrap_tried, closing;
     struct server_hooks hooks;
@@ -145,6 +154,7 @@ static struct link *link_new(struct cluster *cl, struct net_conn *c, bool outbou
     lk->alive = true;
     lk->outbound = outbound;
     lk->refs = 1;
+    lk->last_rx = lk->last_tx = uv_now(cl->loop);
     snprintf(lk->addr, sizeof lk->addr, "%s", net_peer(c));
     cn_list_insert_tail(&cl->links, &lk->node);
     net_set_data(c, lk);
@@ -374,8 +384,10 @@ static void on_frame(void *ctx, struct net_conn *c, uint8_t type, const uint8_t 
     struct link *lk = net_get_data(c);
     struct cn_dec d;
     if (cl->closing || !lk) return;
+    lk->last_rx = uv_now(cl->loop);
     cn_dec_init(&d, p, n);
     switch (type) {
+    case F_PING: break;
     case F_RAFT:
         if (cl->srv) server_raft_recv(cl->srv, p, n);
         break;
@@ -385,6 +397,28 @@ static void on_frame(void *ctx, struct net_conn *c, uint8_t type, const uint8_t 
     case F_HTTP_RESP: handle_http_resp(cl, &d); break;
     case F_HTTP_CANCEL: handle_http_cancel(cl, lk, &d); break;
     default: CN_DEBUG("cluster", "unknown frame type %u from %s", type, net_peer(c)); break;
+    }
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    struct cluster *cl = t->data;
+    uint64_t now = uv_now(cl->loop);
+    struct cn_list *l, *tmp;
+    cn_list_foreach_safe(l, tmp, &cl->links)
+    {
+        struct link *lk = cn_list_entry(l, struct link, node);
+        if (!lk->alive) continue;
+        if (net_is_connected(lk->c) && now - lk->last_rx > LINK_DEAD_MS) {
+            CN_WARN("cluster", "no traffic from %s for %d s: closing the connection", lk->addr,
+                    LINK_DEAD_MS / 1000);
+            net_close(lk->c);
+        } else if (!net_is_connected(lk->c) && now - lk->last_rx > LINK_DEAD_MS) {
+            net_close(lk->c); /* still connecting: the address is unreachable */
+        } else if (now - lk->last_tx >= KEEPALIVE_MS) {
+            lk->last_tx = now;
+            net_send(lk->c, F_PING, NULL, 0);
+        }
     }
 }
 
@@ -691,9 +725,17 @@ static void track_server(struct cluster *cl, const struct gossip_member *m)
     gossip_addr_format_ip(&m->addr, ip, sizeof ip);
     snprintf(si->rpc_addr, sizeof si->rpc_addr, m->addr.family == 6 ? "[%s]:%s" : "%s:%s", ip, port);
     si->id = raftnode_id_of(id);
+    snprintf(si->node_id, sizeof si->node_id, "%s", id);
     const char *expect = gossip_member_tag(m, "expect");
     si->expect = expect ? atoi(expect) : 0;
+    bool was_alive = si->alive;
     si->alive = m->status == GOSSIP_STATUS_ALIVE;
+    if (was_alive && !si->alive) {
+        /* Gossip gave up on it: requests waiting on its connection would
+         * otherwise hang until TCP gives up (minutes). */
+        struct link *lk = cn_map_get(&cl->out_links, cn_str_from(si->rpc_addr));
+        if (lk && lk->alive) net_close(lk->c);
+    }
     maybe_bootstrap(cl);
     leader_reconcile_server(cl, m, si);
 }
@@ -869,6 +911,9 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cn_rand_seed(&cl->rand, cn_rand_os_u64());
     uv_timer_init(loop, &cl->retry);
     cl->retry.data = cl;
+    uv_timer_init(loop, &cl->keepalive);
+    cl->keepalive.data = cl;
+    uv_timer_start(&cl->keepalive, on_keepalive, KEEPALIVE_MS / 2, KEEPALIVE_MS / 2);
     *out = cl;
     return 0;
 }
@@ -900,6 +945,8 @@ void cluster_close(struct cluster *cl)
     cl->closing = true;
     uv_timer_stop(&cl->retry);
     uv_close((uv_handle_t *)&cl->retry, NULL);
+    uv_timer_stop(&cl->keepalive);
+    uv_close((uv_handle_t *)&cl->keepalive, NULL);
     if (cl->listener) net_listener_close(cl->listener);
     if (cl->lan) gossip_io_close(cl->lan, pool_closed, cl);
     if (cl->wan) gossip_io_close(cl->wan, pool_closed, cl);
@@ -989,4 +1036,25 @@ void cluster_set_leadership_handler(struct cluster *cl, void (*fn)(void *ctx, bo
 size_t cluster_known_servers(const struct cluster *cl)
 {
     return cn_map_count(&cl->servers);
+}
+
+bool cluster_server_info(struct cluster *cl, raft_id id, struct cluster_server *out)
+{
+    struct srv_info *si = server_by_id(cl, id);
+    if (!si) return false;
+    *out = (struct cluster_server){si->name, si->node_id, si->rpc_addr};
+    return true;
+}
+
+raft_id cluster_server_lookup(struct cluster *cl, const char *addr, const char *node_id)
+{
+    struct cn_map_iter it;
+    void *v;
+    cn_map_iter_init(&it, &cl->servers);
+    while (cn_map_iter_next(&it, NULL, &v)) {
+        struct srv_info *si = v;
+        if ((addr && !strcmp(si->rpc_addr, addr)) || (node_id && !strcmp(si->node_id, node_id)))
+            return si->id;
+    }
+    return 0;
 }

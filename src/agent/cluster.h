@@ -90,6 +90,15 @@ void cluster_set_member_handler(struct cluster *cl,
 /* Called when this server gains (true) or loses leadership. */
 void cluster_set_leadership_handler(struct cluster *cl, void (*fn)(void *ctx, bool leader),
                                     void *ctx);
+/* What gossip says about the server with this Raft id; false if unknown. */
+struct cluster_server {
+    const char *name;
+    const char *node_id;
+    const char *rpc_addr;
+};
+bool cluster_server_info(struct cluster *cl, raft_id id, struct cluster_server *out);
+/* The Raft id of a server given its RPC address or node ID; 0 if unknown. */
+raft_id cluster_server_lookup(struct cluster *cl, const char *addr, const char *node_id);
 /* Known servers of our datacenter (for /v1/agent/self Stats, clients). */
 size_t cluster_known_servers(const struct cluster *cl);
 
