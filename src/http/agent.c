@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/cluster.h"
 #include "agent/local.h"
 #include "http/agent_int.h"
 #include "http/catalog_int.h"
@@ -159,28 +160,56 @@ static void http_agent_self(struct http_req *r)
     http_reply_json(r, 200, &w);
 }
 
-/* GET /v1/agent/members: the LAN view of this agent's gossip; until gossip
- * exists (issue 9) the only member it knows is itself. */
-static void write_member_filtered(struct cn_jw *w, const void *obj)
+/* GET /v1/agent/members (?wan): the agent's view of the gossip pool. */
+static void write_gossip_member(struct cn_jw *w, const void *obj)
 {
-    write_member(w, (struct agent *)obj);
+    const struct gossip_member *m = obj;
+    char ip[64];
+    gossip_addr_format_ip(&m->addr, ip, sizeof ip);
+    cn_jw_obj_begin(w);
+    cn_jw_key_str(w, "Name", m->name);
+    cn_jw_key_str(w, "Addr", ip);
+    cn_jw_key_u64(w, "Port", m->addr.port);
+    cn_jw_key(w, "Tags");
+    cn_jw_obj_begin(w);
+    for (size_t i = 0; i < m->n_tags; i++) cn_jw_key_str(w, m->tags[i].key, m->tags[i].value);
+    cn_jw_obj_end(w);
+    cn_jw_key_u64(w, "Status", (uint64_t)m->status);
+    static const char *const vsn[] = {"ProtocolMin", "ProtocolMax", "ProtocolCur",
+                                      "DelegateMin", "DelegateMax", "DelegateCur"};
+    for (int i = 0; i < 6; i++) cn_jw_key_u64(w, vsn[i], m->vsn[i]);
+    cn_jw_obj_end(w);
+}
+
+struct members_ctx {
+    struct http_req *r;
+    struct rpc_filter *f;
+    struct cn_jw *w;
+};
+
+static void visit_member(void *ctx, const struct gossip_member *m)
+{
+    struct members_ctx *mc = ctx;
+    if (!acl_allow(mc->r->authz, ACL_R_NODE, cn_str_from(m->name), ACL_A_READ)) return;
+    if (rpc_filter_match_fn(mc->f, write_gossip_member, m)) write_gossip_member(mc->w, m);
 }
 
 static void http_agent_members(struct http_req *r)
 {
     struct agent *a = r->env->agent;
     const char *wan = http_param(r, "wan"), *seg = http_param(r, "segment");
+    bool want_wan = wan && *wan && strcmp(wan, "0") && strcmp(wan, "false");
     struct rpc_filter *f;
     struct cn_jw w;
-    if (wan && *wan && seg && *seg) {
+    if (want_wan && seg && *seg) {
         http_reply_text(r, 400, "Cannot provide a segment with wan=true");
         return;
     }
     if (!http_parse_filter(r, rpc_fs_member, &f)) return;
-    bool readable = acl_allow(r->authz, ACL_R_NODE, cn_str_from(agent_cfg(a)->node_name), ACL_A_READ);
     http_json_begin(r, &w);
     cn_jw_arr_begin(&w);
-    if (readable && rpc_filter_match_fn(f, write_member_filtered, a)) write_member(&w, a);
+    struct members_ctx mc = {r, f, &w};
+    if (agent_cluster(a)) cluster_members(agent_cluster(a), want_wan, visit_member, &mc);
     cn_jw_arr_end(&w);
     rpc_filter_free(f);
     http_reply_json(r, 200, &w);

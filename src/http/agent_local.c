@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/cluster.h"
 #include "agent/local.h"
 #include "http/agent_int.h"
 #include "http/catalog_int.h"
@@ -611,14 +612,53 @@ void http_agent_reload(struct http_req *r)
     answer_after_sync(r);
 }
 
-/* Gossip is not built yet (issue 9): a join cannot reach anyone. */
+/* PUT /v1/agent/join/<addr> (?wan): gossip push-pull with that address. */
+struct join_ctx {
+    struct http_req *r; /* NULL once the client went away */
+    char addr[256];
+};
+
+static void join_done(void *ctx, int contacted, int rc, const char *err)
+{
+    struct join_ctx *j = ctx;
+    (void)contacted;
+    if (j->r) {
+        j->r->cancel = NULL;
+        if (rc)
+            http_reply_text(j->r, 500, "1 error occurred:\n\t* Failed to join %s: %s\n\n", j->addr,
+                            err && *err ? err : cn_strerror(rc));
+        else
+            http_reply_empty(j->r, 200);
+    }
+    free(j);
+}
+
+static void join_cancel(struct http_req *r)
+{
+    struct join_ctx *j = r->cancel_arg;
+    j->r = NULL; /* join_done frees it when the join finishes */
+}
+
 void http_agent_join(struct http_req *r)
 {
+    struct cn_err err;
     if (!agent_write_ok(r)) return;
-    http_reply_text(r, 500,
-                    "1 error occurred:\n\t* Failed to join %s: gossip (serf) is not available in "
-                    "this cairn build\n\n",
-                    r->suffix);
+    const char *wan = http_param(r, "wan");
+    bool want_wan = wan && *wan && strcmp(wan, "0") && strcmp(wan, "false");
+    struct cluster *cl = agent_cluster(r->env->agent);
+    struct join_ctx *j = CN_NEW(struct join_ctx);
+    const char *addrs[1] = {j->addr};
+    j->r = r;
+    snprintf(j->addr, sizeof j->addr, "%s", r->suffix);
+    cn_err_clear(&err);
+    if (!cl || cluster_join(cl, addrs, 1, want_wan, join_done, j, &err)) {
+        http_reply_text(r, 500, "1 error occurred:\n\t* Failed to join %s: %s\n\n", j->addr,
+                        err.msg[0] ? err.msg : "gossip is not running");
+        free(j);
+        return;
+    }
+    r->cancel = join_cancel;
+    r->cancel_arg = j;
 }
 
 void http_agent_leave(struct http_req *r)
@@ -628,19 +668,23 @@ void http_agent_leave(struct http_req *r)
     agent_leave(r->env->agent);
 }
 
+/* PUT /v1/agent/force-leave/<node> (?prune, ?wan): a failed member to left. */
 void http_agent_force_leave(struct http_req *r)
 {
-    const struct agent_config *c = agent_cfg(r->env->agent);
+    struct cn_err err;
     if (!acl_allow(r->authz, ACL_R_OPERATOR, CN_STR_NULL, ACL_A_WRITE)) {
         http_reply_denied(r);
         return;
     }
-    /* The only member this agent knows is itself, which is alive. */
-    if (!strcmp(r->suffix, c->node_name)) {
-        http_reply_empty(r, 200);
+    const char *wan = http_param(r, "wan");
+    bool want_wan = wan && *wan && strcmp(wan, "0") && strcmp(wan, "false");
+    struct cluster *cl = agent_cluster(r->env->agent);
+    cn_err_clear(&err);
+    if (!cl || cluster_force_leave(cl, r->suffix, http_has_param(r, "prune"), want_wan, &err)) {
+        http_reply_text(r, 500, "agent: No node found with name '%s'", r->suffix);
         return;
     }
-    http_reply_text(r, 500, "agent: No node found with name '%s'", r->suffix);
+    http_reply_empty(r, 200);
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */

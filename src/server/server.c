@@ -325,3 +325,8 @@ void server_apply_local(struct server *s, const void *cmd, size_t len, rpc_appli
 {
     be_apply(s, cmd, len, applied, arg);
 }
+
+const char *server_rpc_addr(const struct server *s)
+{
+    return s->rpc_addr;
+}

@@ -72,6 +72,7 @@ const struct raft_config *server_raft_config(const struct server *s);
 int server_raft_change(struct server *s, int op, raft_id id);
 size_t server_raft_peers(const struct server *s, struct raft_peer_status *out, size_t max);
 uint64_t server_raft_term(const struct server *s);
+const char *server_rpc_addr(const struct server *s); /* our advertised RPC address */
 uint64_t server_raft_commit_index(const struct server *s);
 uint64_t server_raft_last_index(const struct server *s);
 /* Propose as the leader would (the cluster layer's APPLY frames). */
