@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal as _signal
+import random
 import socket
 import subprocess
 import sys
@@ -31,13 +32,22 @@ def test(fn):
 
 
 def free_port(udp_too=True):
-    """A port free for TCP (and UDP) on 127.0.0.1 right now."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """A port free for TCP (and UDP) on 127.0.0.1 right now.
+
+    Drawn at random below the kernel's ephemeral range (32768+): a port the
+    kernel hands out for bind(0) is also what outgoing connections of other
+    test processes get, so two suites running at once would collide there.
+    """
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
         ok = True
-        if udp_too:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            ok = False
+        if ok and udp_too:
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
                 u.bind(("127.0.0.1", port))
@@ -73,14 +83,16 @@ class Resp:
 class Agent:
     """A cairn agent process. dev=True runs `agent -dev` on free ports."""
 
-    def __init__(self, *extra, dev=True, config=None, env=None, wait_leader=True):
+    def __init__(self, *extra, dev=True, config=None, env=None, wait_leader=True, netns=None,
+                 ip="127.0.0.1"):
         self.tmp = tempfile.mkdtemp(prefix="cairn-it-")
+        self.netns, self.ip = netns, ip
         self.http_port = free_port()
         self.dns_port = free_port()
         self.server_port = free_port()
         self.serf_lan_port = free_port()
         self.serf_wan_port = free_port()
-        args = [BIN, "agent"]
+        args = (["ip", "netns", "exec", netns] if netns else []) + [BIN, "agent"]
         if dev:
             args.append("-dev")
         args += ["-http-port", str(self.http_port), "-dns-port", str(self.dns_port),
@@ -127,14 +139,14 @@ class Agent:
 
     @property
     def addr(self):
-        return f"127.0.0.1:{self.http_port}"
+        return f"{self.ip}:{self.http_port}"
 
     @property
     def url(self):
         return f"http://{self.addr}"
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        c = http.client.HTTPConnection(self.ip, self.http_port, timeout=timeout)
         if isinstance(body, str):
             body = body.encode()
         if isinstance(body, (dict, list)):
@@ -302,3 +314,111 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def _sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+def netns_available():
+    """Root with network namespaces, veth, bridges and iptables."""
+    if os.geteuid() != 0:
+        return False
+    name = f"cnprobe{os.getpid()}"
+    ok = _sh("ip", "netns", "add", name, check=False).returncode == 0
+    if ok:
+        ok = _sh("ip", "netns", "exec", name, "iptables", "-L", "-n", check=False).returncode == 0
+        _sh("ip", "netns", "del", name, check=False)
+    return ok
+
+
+class NetnsCluster(Cluster):
+    """A cluster whose agents each run in their own network namespace on one
+    bridge (10.X.Y.0/24), so a partition is a set of iptables DROP rules."""
+
+    def __init__(self, servers=3, clients=0, raft_multiplier=1):
+        self.tag = f"cn{os.getpid() % 100000}"
+        net = 200 + os.getpid() % 50
+        sub = (os.getpid() // 50) % 250
+        self.prefix = f"10.{net}.{sub}"
+        self.bridge = f"{self.tag}br"
+        self.namespaces = []
+        _sh("ip", "link", "add", self.bridge, "type", "bridge")
+        _sh("ip", "addr", "add", f"{self.prefix}.254/24", "dev", self.bridge)
+        _sh("ip", "link", "set", self.bridge, "up")
+        self.tmp = tempfile.mkdtemp(prefix="cairn-netns-")
+        self.servers, self.clients = [], []
+        conf = os.path.join(self.tmp, "perf.json")
+        with open(conf, "w") as f:
+            json.dump({"performance": {"raft_multiplier": raft_multiplier}}, f)
+        for i in range(servers + clients):
+            server = i < servers
+            name = f"s{i + 1}" if server else f"c{i - servers + 1}"
+            ns, ip = f"{self.tag}{name}", f"{self.prefix}.{i + 1}"
+            host, inner = f"{self.tag}{name}h", f"{self.tag}{name}i"
+            _sh("ip", "netns", "add", ns)
+            self.namespaces.append(ns)
+            _sh("ip", "link", "add", host, "type", "veth", "peer", "name", inner)
+            _sh("ip", "link", "set", inner, "netns", ns)
+            _sh("ip", "link", "set", host, "master", self.bridge)
+            _sh("ip", "link", "set", host, "up")
+            _sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{ip}/24", "dev", inner)
+            _sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up")
+            _sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+            data = os.path.join(self.tmp, name)
+            os.makedirs(data)
+            args = ["-node", name, "-data-dir", data, "-bind", ip, "-client", ip,
+                    "-config-file", conf, "-retry-interval", "1s",
+                    "-retry-join", f"{self.prefix}.1"]
+            if server:
+                args += ["-server", f"-bootstrap-expect={servers}"]
+            a = Agent(*args, dev=False, wait_leader=False, netns=ns, ip=ip)
+            # one address per agent: Consul's default ports
+            a.http_port, a.dns_port, a.server_port = 8500, 8600, 8300
+            a.serf_lan_port, a.serf_wan_port = 8301, 8302
+            a.args = a.args[:a.args.index("-http-port")] + a.args[a.args.index("-serf-wan-port") + 2:]
+            a.name = name
+            (self.servers if server else self.clients).append(a)
+
+    def leader(self):
+        addrs = set()
+        for s in self.servers:
+            if s.proc.poll() is not None:
+                continue
+            try:
+                r = s.get("/v1/status/leader", timeout=2)
+            except OSError:
+                continue
+            if r.status == 200 and r.json():
+                addrs.add(r.json())
+        if len(addrs) != 1:
+            return None
+        addr = addrs.pop()
+        for s in self.servers:
+            if addr == f"{s.ip}:8300":
+                return s
+        return None
+
+    def isolate(self, group):
+        """Cut every agent of group off from every agent outside it."""
+        inside = {a.ip for a in group}
+        for a in self.agents():
+            others = [b.ip for b in self.agents() if (b.ip in inside) != (a.ip in inside)]
+            for ip in others:
+                _sh("ip", "netns", "exec", a.netns, "iptables", "-A", "INPUT", "-s", ip, "-j", "DROP")
+                _sh("ip", "netns", "exec", a.netns, "iptables", "-A", "OUTPUT", "-d", ip, "-j", "DROP")
+
+    def heal(self):
+        for a in self.agents():
+            _sh("ip", "netns", "exec", a.netns, "iptables", "-F")
+
+    def cleanup(self):
+        for a in self.agents():
+            a.cleanup()
+        for ns in self.namespaces:
+            _sh("ip", "netns", "del", ns, check=False)
+        _sh("ip", "link", "del", self.bridge, check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
