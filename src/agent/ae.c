@@ -14,7 +14,9 @@
  * serfHealth and the consul service, which the leader owns). It runs at
  * start and then every minute, scaled up with cluster size like Consul's.
  */
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@
 #include "lib/cn_common.h"
 #include "lib/cn_log.h"
 #include "lib/cn_time.h"
+#include "http/http.h"
 #include "rpc/rpc_catalog.h"
 
 #define RETRY_MS (15 * 1000)
@@ -350,63 +353,12 @@ void ae_kick(struct agent_local *l)
 
 /* ---- full sync ---------------------------------------------------------------------- */
 
-struct remote {
-    struct state_node *node;
-    struct state_service **services;
-    size_t nservices, cap_s;
-    struct state_check **checks;
-    size_t nchecks, cap_c;
-    struct cn_arena *a;
-};
-
-static bool got_service(void *ctx, const struct state_service *s)
-{
-    struct remote *r = ctx;
-    if (r->nservices == r->cap_s) {
-        r->cap_s = r->cap_s ? r->cap_s * 2 : 16;
-        struct state_service **v = CN_ARENA_ARRAY(r->a, struct state_service *, r->cap_s);
-        if (r->nservices) memcpy(v, r->services, r->nservices * sizeof *v);
-        r->services = v;
-    }
-    r->services[r->nservices++] = state_service_copy(r->a, s);
-    return true;
-}
-
-static bool got_check(void *ctx, const struct state_check *c)
-{
-    struct remote *r = ctx;
-    if (r->nchecks == r->cap_c) {
-        r->cap_c = r->cap_c ? r->cap_c * 2 : 16;
-        struct state_check **v = CN_ARENA_ARRAY(r->a, struct state_check *, r->cap_c);
-        if (r->nchecks) memcpy(v, r->checks, r->nchecks * sizeof *v);
-        r->checks = v;
-    }
-    r->checks[r->nchecks++] = state_check_copy(r->a, c);
-    return true;
-}
-
-/* The catalog's view of this node (a run function for rpc). */
-static int read_node(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws)
-{
-    struct agent_local *l = q->arg;
-    struct remote *r = CN_ARENA_NEW(&q->arena, struct remote);
-    struct cn_str node = cn_str_from(l->node_name);
-    (void)ws;
-    r->a = &q->arena;
-    q->resp = r;
-    const struct state_node *n = state_node_get(st, node, NULL);
-    if (n) r->node = state_node_copy(&q->arena, n);
-    state_node_services(st, node, NULL, got_service, r);
-    q->meta.index = state_node_checks(st, node, NULL, got_check, r);
-    return 0;
-}
-
 static bool same_check(const struct state_check *local, const struct state_check *remote)
 {
     return state_check_same(local, remote);
 }
 
-static void reconcile_with(struct agent_local *l, const struct remote *r)
+static void reconcile_with(struct agent_local *l, const struct rpc_node_dump *r)
 {
     struct cn_arena a;
     struct state_node mine;
@@ -474,45 +426,100 @@ static void full_fired(uv_timer_t *t)
     ae_full_sync(t->data);
 }
 
-static void full_done(struct rpc_query *q, int rc)
+/* The read ended: rc 0 with the catalog's view, or why not. */
+static void full_finish(struct agent_local *l, int rc, const char *msg, const struct rpc_node_dump *r)
 {
-    struct agent_local *l = q->arg;
-    l->ae.fullq = NULL;
     if (rc) {
-        /* NEEDSWORK(cluster): a client agent's reads are forwarded at the
-         * HTTP layer, so this read has no server to run on there yet; its
-         * writes still reach the servers. */
         if (rc == CN_ENOSERVERS)
             CN_DEBUG("agent", "Full sync skipped: %s", cn_strerror(rc));
         else
             CN_WARN("agent", "Syncing the node's catalog entries failed: %s",
-                    q->err.msg[0] ? q->err.msg : cn_strerror(rc));
+                    msg && *msg ? msg : cn_strerror(rc));
         uv_timer_start(&l->ae.full, full_fired, RETRY_MS, 0);
     } else {
-        reconcile_with(l, q->resp);
+        reconcile_with(l, r);
         CN_DEBUG("agent", "Node info in sync");
         uv_timer_start(&l->ae.full, full_fired, (uint64_t)next_full_ms(l), 0);
         ae_kick(l);
     }
-    rpc_query_free(q);
     if (l->ae.full_wanted) {
         l->ae.full_wanted = false;
         ae_full_sync(l);
     }
 }
 
+static void full_done(struct rpc_query *q, int rc)
+{
+    struct agent_local *l = q->arg;
+    l->ae.fullq = NULL;
+    full_finish(l, rc, q->err.msg, q->resp);
+    rpc_query_free(q);
+}
+
+/* A client agent's read: forwarded through its own HTTP API to a server. */
+static void remote_done(void *arg, const void *resp, size_t len)
+{
+    struct agent_local *l = arg;
+    const char *p = resp, *body = memmem(p, len, "\r\n\r\n", 4);
+    int status = len > 12 && !memcmp(p, "HTTP/1.", 7) ? atoi(p + 9) : 0;
+    struct rpc_node_dump d;
+    struct cn_arena a;
+    l->ae.tunnel = NULL;
+    l->ae.fullq_remote = false;
+    cn_arena_init(&a, 4096);
+    if (status != 200 || !body) {
+        char msg[160] = "";
+        if (body) snprintf(msg, sizeof msg, "%.*s", (int)CN_MIN(len - (size_t)(body + 4 - p), 150), body + 4);
+        full_finish(l, status == 500 && strstr(msg, "No known Consul servers") ? CN_ENOSERVERS : CN_EIO, msg, NULL);
+    } else if (rpc_node_dump_decode(body + 4, len - (size_t)(body + 4 - p), &a, &d)) {
+        full_finish(l, CN_ECORRUPT, "malformed node dump", NULL);
+    } else {
+        full_finish(l, 0, NULL, &d);
+    }
+    cn_arena_release(&a);
+}
+
+static void remote_read(struct agent_local *l)
+{
+    struct http_server *h = agent_http(l->agent);
+    const char *tok = local_sync_token(l, NULL);
+    char req[1024], node[512];
+    size_t o = 0;
+    for (const char *c = l->node_name; *c && o + 4 < sizeof node; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.') node[o++] = (char)ch;
+        else o += (size_t)snprintf(node + o, sizeof node - o, "%%%02X", ch);
+    }
+    node[o] = 0;
+    int n = snprintf(req, sizeof req, "GET /v1/internal/cairn/node-dump/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s\r\n",
+                     node, *tok ? "X-Consul-Token: " : "", tok, *tok ? "\r\n" : "");
+    if (!h || n < 0 || (size_t)n >= sizeof req) {
+        full_finish(l, CN_ENOSERVERS, NULL, NULL);
+        return;
+    }
+    l->ae.fullq_remote = true;
+    /* remote_done may run before inject returns */
+    struct http_tunnel *t = http_server_inject(h, req, (size_t)n, "127.0.0.1", 0, remote_done, l);
+    if (t) l->ae.tunnel = t;
+}
+
 void ae_full_sync(struct agent_local *l)
 {
     if (l->stopping) return;
-    if (l->ae.fullq) {
+    if (l->ae.fullq || l->ae.fullq_remote) {
         l->ae.full_wanted = true;
+        return;
+    }
+    if (!agent_cfg(l->agent)->server) {
+        remote_read(l);
         return;
     }
     struct rpc_query *q = rpc_query_new(l->rpc);
     const struct acl_authz *a = authz_for(l, NULL);
     q->authz = a;
     q->opts.token = local_sync_token(l, NULL);
-    q->run = read_node;
+    q->run = rpc_node_dump_run;
+    q->req = l->node_name;
     q->done = full_done;
     q->arg = l;
     l->ae.fullq = q;
@@ -558,6 +565,8 @@ void ae_stop(struct agent_local *l)
     uv_close((uv_handle_t *)&ae->retry, NULL);
     if (ae->fullq) rpc_query_cancel(ae->fullq);
     ae->fullq = NULL;
+    if (ae->tunnel) http_tunnel_cancel(ae->tunnel);
+    ae->tunnel = NULL;
     /* Writes still in flight: their answers will find nobody. */
     cn_list_foreach_safe(it, tmp, &ae->writes)
     {

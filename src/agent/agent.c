@@ -71,6 +71,11 @@ struct cluster *agent_cluster(struct agent *a)
     return a->cluster;
 }
 
+struct http_server *agent_http(struct agent *a)
+{
+    return a->http;
+}
+
 const char *agent_node_id(const struct agent *a)
 {
     return a->node_id;

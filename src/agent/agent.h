@@ -36,5 +36,7 @@ struct cluster;
 /* The agent's server (NULL on a client agent) and its cluster layer. */
 struct server *agent_server(struct agent *a);
 struct cluster *agent_cluster(struct agent *a);
+/* The agent's HTTP API (NULL before it is up): internal reads go through it. */
+struct http_server *agent_http(struct agent *a);
 
 #endif

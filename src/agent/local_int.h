@@ -52,6 +52,8 @@ struct agent_wait {
     struct cn_list *on; /* the list it hangs on */
 };
 
+struct http_tunnel;
+
 struct ae_state {
     uv_timer_t kick;      /* 0 ms: coalesce changes into one round */
     uv_timer_t full;      /* periodic full sync */
@@ -62,11 +64,14 @@ struct ae_state {
     size_t inflight;
     struct cn_list round_waiters; /* answered when the running round ends */
     struct cn_list writes;        /* struct ae_write in flight */
-    struct rpc_query *fullq;      /* a full sync reading the catalog */
+    struct rpc_query *fullq;      /* a full sync reading the catalog (servers) */
+    struct http_tunnel *tunnel;   /* ... or through the HTTP API (clients) */
+    bool fullq_remote;
     bool full_wanted;
     int64_t interval_ms;
 };
 
+struct http_tunnel;
 struct check_env;      /* check runners' shared state (checks.c) */
 struct check_http_env; /* the curl multi handle on the loop (check_http.c) */
 

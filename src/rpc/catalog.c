@@ -331,3 +331,104 @@ int rpc_catalog_prepare_deregister(struct rpc *rpc, const struct acl_authz *auth
     rpc_deregister_encode(c, out);
     return 0;
 }
+
+/* ---- one node's whole record ---------------------------------------------- */
+
+#define NODE_DUMP_VERSION 1
+#define NODE_DUMP_MAX 100000 /* entries per kind: far beyond any real node */
+
+struct dump_ctx {
+    struct rpc_query *q;
+    struct rpc_node_dump *d;
+    size_t cap_s, cap_c;
+};
+
+static bool dump_service(void *arg, const struct state_service *s)
+{
+    struct dump_ctx *c = arg;
+    struct rpc_node_dump *d = c->d;
+    if (!acl_allow(c->q->authz, ACL_R_SERVICE, cn_str_from(s->name), ACL_A_READ)) return true;
+    if (d->nservices == c->cap_s) {
+        c->cap_s = c->cap_s ? c->cap_s * 2 : 16;
+        struct state_service **v = CN_ARENA_ARRAY(&c->q->arena, struct state_service *, c->cap_s);
+        if (d->nservices) memcpy(v, d->services, d->nservices * sizeof *v);
+        d->services = v;
+    }
+    d->services[d->nservices++] = state_service_copy(&c->q->arena, s);
+    return true;
+}
+
+static bool dump_check(void *arg, const struct state_check *k)
+{
+    struct dump_ctx *c = arg;
+    struct rpc_node_dump *d = c->d;
+    if (*k->service_id &&
+        !acl_allow(c->q->authz, ACL_R_SERVICE, cn_str_from(k->service_name), ACL_A_READ))
+        return true;
+    if (d->nchecks == c->cap_c) {
+        c->cap_c = c->cap_c ? c->cap_c * 2 : 16;
+        struct state_check **v = CN_ARENA_ARRAY(&c->q->arena, struct state_check *, c->cap_c);
+        if (d->nchecks) memcpy(v, d->checks, d->nchecks * sizeof *v);
+        d->checks = v;
+    }
+    d->checks[d->nchecks++] = state_check_copy(&c->q->arena, k);
+    return true;
+}
+
+int rpc_node_dump_run(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws)
+{
+    struct cn_str node = cn_str_from(q->req);
+    struct rpc_node_dump *d = CN_ARENA_NEW(&q->arena, struct rpc_node_dump);
+    struct dump_ctx c = {.q = q, .d = d};
+    q->resp = d;
+    if (!acl_allow(q->authz, ACL_R_NODE, node, ACL_A_READ)) {
+        q->meta.index = state_node_index(st, node);
+        return 0;
+    }
+    const struct state_node *n = state_node_get(st, node, ws);
+    if (n) d->node = state_node_copy(&q->arena, n);
+    state_node_services(st, node, ws, dump_service, &c);
+    q->meta.index = state_node_checks(st, node, ws, dump_check, &c);
+    return 0;
+}
+
+void rpc_node_dump_encode(const struct rpc_node_dump *d, struct cn_buf *out)
+{
+    cn_enc_u8(out, NODE_DUMP_VERSION);
+    cn_enc_bool(out, d->node != NULL);
+    if (d->node) state_node_encode(d->node, out);
+    cn_enc_uvar(out, d->nservices);
+    for (size_t i = 0; i < d->nservices; i++) state_service_encode(d->services[i], out);
+    cn_enc_uvar(out, d->nchecks);
+    for (size_t i = 0; i < d->nchecks; i++) state_check_encode(d->checks[i], out);
+}
+
+int rpc_node_dump_decode(const void *p, size_t len, struct cn_arena *a, struct rpc_node_dump *out)
+{
+    struct cn_dec d;
+    memset(out, 0, sizeof *out);
+    cn_dec_init(&d, p, len);
+    if (cn_dec_u8(&d) != NODE_DUMP_VERSION) return CN_ECORRUPT;
+    if (cn_dec_bool(&d)) {
+        out->node = CN_ARENA_NEW(a, struct state_node);
+        if (state_node_decode(&d, a, out->node)) return CN_ECORRUPT;
+    }
+    uint64_t n = cn_dec_uvar(&d);
+    if (cn_dec_status(&d) || n > NODE_DUMP_MAX || n > cn_dec_left(&d)) return CN_ECORRUPT;
+    out->services = CN_ARENA_ARRAY(a, struct state_service *, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        out->services[i] = CN_ARENA_NEW(a, struct state_service);
+        if (state_service_decode(&d, a, out->services[i])) return CN_ECORRUPT;
+    }
+    out->nservices = (size_t)n;
+    n = cn_dec_uvar(&d);
+    if (cn_dec_status(&d) || n > NODE_DUMP_MAX || n > cn_dec_left(&d)) return CN_ECORRUPT;
+    out->checks = CN_ARENA_ARRAY(a, struct state_check *, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        out->checks[i] = CN_ARENA_NEW(a, struct state_check);
+        if (state_check_decode(&d, a, out->checks[i])) return CN_ECORRUPT;
+    }
+    out->nchecks = (size_t)n;
+    if (cn_dec_status(&d) || cn_dec_left(&d)) return CN_ECORRUPT;
+    return 0;
+}

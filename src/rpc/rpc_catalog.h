@@ -56,6 +56,26 @@ struct rpc_catalog_resp {
 
 int rpc_catalog_run(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws);
 
+/* ---- one node's whole record (anti-entropy) ----------------------------- */
+
+/* What a full sync compares the agent's local state against (Consul's
+ * NodeServices and NodeChecks, read at one index). Crosses the wire in the
+ * state codecs rather than JSON, so a client agent sees exactly the fields
+ * a server holds and compares them without loss. */
+struct rpc_node_dump {
+    struct state_node *node; /* NULL: not registered (or not readable) */
+    struct state_service **services;
+    size_t nservices;
+    struct state_check **checks;
+    size_t nchecks;
+};
+/* q->req is the node name (const char *); q->resp a struct rpc_node_dump.
+ * Needs node:read; services and service checks are filtered by service:read. */
+int rpc_node_dump_run(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws);
+void rpc_node_dump_encode(const struct rpc_node_dump *d, struct cn_buf *out);
+/* CN_ECORRUPT on a malformed or truncated dump. */
+int rpc_node_dump_decode(const void *p, size_t len, struct cn_arena *a, struct rpc_node_dump *out);
+
 /* Check the token for a registration and encode the command (Consul's
  * Catalog.Register checks: node, address, service name and address). err
  * carries the text for a refusal: CN_EINVAL (answered 500 as Consul does

@@ -249,7 +249,7 @@ class Cluster:
     """n servers (bootstrap_expect=n) and m client agents on loopback, all
     joined through the first server's LAN gossip port."""
 
-    def __init__(self, servers=3, clients=0, extra=(), raft_multiplier=1):
+    def __init__(self, servers=3, clients=0, extra=(), raft_multiplier=1, env=None):
         self.tmp = tempfile.mkdtemp(prefix="cairn-cluster-")
         self.servers, self.clients = [], []
         conf = os.path.join(self.tmp, "perf.json")
@@ -265,7 +265,7 @@ class Cluster:
                     "-retry-interval", "1s", "-log-level", "debug"]
             if server:
                 args += ["-server", f"-bootstrap-expect={servers}"]
-            a = Agent(*args, *extra, dev=False, wait_leader=False)
+            a = Agent(*args, *extra, dev=False, wait_leader=False, env=env)
             if seed_port is None:
                 seed_port = a.serf_lan_port
             a.args += ["-retry-join", f"127.0.0.1:{seed_port}"]

@@ -7,7 +7,8 @@ import time
 
 from cairn_test import Cluster, eq, main, test, wait_until
 
-C = Cluster(servers=3, clients=2).start()
+# a short anti-entropy interval so the full-sync test need not wait a minute
+C = Cluster(servers=3, clients=2, env={"CAIRN_TEST_AE_INTERVAL": "1s"}).start()
 
 
 def kv(key):
@@ -148,6 +149,26 @@ def a_killed_client_goes_critical_and_its_services_leave_passing():
     eq(1, len(C.servers[0].get("/v1/catalog/service/web2").json()))
     c2.start()
     wait_until(lambda: serf_status() == "passing", timeout=20, what="serfHealth passing again")
+
+
+@test
+def a_client_agents_full_sync_repairs_the_catalog_through_the_servers():
+    c1 = C.clients[0]
+    s = C.servers[0]
+    eq(200, c1.put("/v1/agent/service/register", {"ID": "ae-web", "Name": "ae-web", "Port": 81}).status)
+    def ids():
+        return sorted(s.get("/v1/catalog/node/c1").json()["Services"])
+    wait_until(lambda: "ae-web" in ids(), what="the client's service in the catalog")
+    # removed behind the agent's back: the agent puts it back
+    eq(True, s.put("/v1/catalog/deregister", {"Node": "c1", "ServiceID": "ae-web"}).json())
+    eq(False, "ae-web" in ids())
+    wait_until(lambda: "ae-web" in ids(), timeout=15, what="the full sync to re-register ae-web")
+    # added behind its back: the agent takes it out
+    eq(True, s.put("/v1/catalog/register", {"Node": "c1", "Address": "127.0.0.1",
+                                            "Service": {"ID": "ghost", "Service": "ghost"}}).json())
+    wait_until(lambda: "ghost" not in ids(), timeout=15, what="the full sync to remove ghost")
+    eq(True, "ae-web" in ids())
+    eq(200, c1.put("/v1/agent/service/deregister/ae-web").status)
 
 
 if __name__ == "__main__":
