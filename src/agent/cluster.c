@@ -971,6 +971,18 @@ void cluster_members(struct cluster *cl, bool wan, cluster_member_fn fn, void *c
     }
 }
 
+bool cluster_coord_self(struct cluster *cl, bool wan, struct gossip_coord *out)
+{
+    struct gossip_io *io = cl ? (wan ? cl->wan : cl->lan) : NULL;
+    return io && gossip_coord_self(gossip_io_core(io), out);
+}
+
+bool cluster_coord_get(struct cluster *cl, bool wan, const char *member, struct gossip_coord *out)
+{
+    struct gossip_io *io = cl ? (wan ? cl->wan : cl->lan) : NULL;
+    return io && gossip_coord_get(gossip_io_core(io), member, out);
+}
+
 int cluster_join(struct cluster *cl, const char *const *addrs, size_t n, bool wan,
                  cluster_join_fn done, void *ctx, struct cn_err *err)
 {

@@ -102,4 +102,13 @@ raft_id cluster_server_lookup(struct cluster *cl, const char *addr, const char *
 /* Known servers of our datacenter (for /v1/agent/self Stats, clients). */
 size_t cluster_known_servers(const struct cluster *cl);
 
+/* ---- network coordinates -------------------------------------------------- */
+
+/* This agent's Vivaldi coordinate in the LAN (or WAN) pool; false when the
+ * pool or the coordinate is absent. */
+bool cluster_coord_self(struct cluster *cl, bool wan, struct gossip_coord *out);
+/* The last coordinate heard from a member of the pool (WAN names are
+ * "node.dc"); false when none. */
+bool cluster_coord_get(struct cluster *cl, bool wan, const char *member, struct gossip_coord *out);
+
 #endif
