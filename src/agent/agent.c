@@ -511,6 +511,7 @@ static int start_cluster(struct agent *a, struct cn_err *err)
         .dev = a->cfg.dev,
         .bootstrap = a->cfg.bootstrap || a->cfg.dev,
         .bootstrap_expect = a->cfg.bootstrap_expect,
+        .data_dir = a->cfg.dev ? NULL : a->cfg.data_dir,
         .retry_join = a->joins,
         .n_retry_join = config_list(&a->cfg, "retry_join", "start_join", a->joins, 64),
         .retry_join_wan = a->joins_wan,

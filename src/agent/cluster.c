@@ -1,5 +1,5 @@
 /* cluster.c - gossip membership, the server RPC port, request routing. */
-#include "agent/cluster.h"
+#include "agent/cluster_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,97 +16,6 @@
 #include "net/net.h"
 #include "server/raftnode.h"
 #include "gossip/io/gossip_io.h"
-
-enum frame {
-    F_PING = 1,
-    F_RAFT = 2,
-    F_APPLY = 3,
-    F_APPLY_RESP = 4,
-    F_HTTP = 5,
-    F_HTTP_RESP = 6,
-    F_HTTP_CANCEL = 7,
-};
-
-#define HOPS_MAX 3
-/* Link liveness (yamux-style keepalive): every link hears from its peer at
- * least every KEEPALIVE_MS while healthy; one silent for LINK_DEAD_MS is
- * closed and whatever waits on it fails. */
-#define KEEPALIVE_MS 2000
-#define LINK_DEAD_MS 10000
-
-struct link {
-    struct cluster *cl;
-    struct net_conn *c;
-    bool alive, outbound;
-    int refs;
-    uint64_t last_rx, last_tx;
-    char addr[64];
-    struct cn_list node;
-};
-
-struct pending {
-    uint64_t id;
-    int kind; /* F_APPLY or F_HTTP */
-    struct link *lk;
-    rpc_applied_fn applied;
-    void *arg;
-    struct http_req *req;
-    struct cn_list node;
-};
-
-struct tunnel {
-    uint64_t id;
-    struct link *lk;
-    struct http_tunnel *t;
-    struct cn_list node;
-};
-
-struct srv_info {
-    char name[128];
-    char node_id[40];
-    char rpc_addr[64];
-    raft_id id;
-    int expect;
-    bool alive;
-};
-
-struct rpc_timer {
-    uv_timer_t t;
-    rpc_timer_fn fn;
-    void *arg;
-};
-
-struct cluster {
-    uv_loop_t *loop;
-    struct cluster_config cfg;
-    char *strs[8];
-    struct server *srv;
-    struct http_server *http;
-    struct net_listener *listener;
-    struct cn_map out_links; /* addr -> link */
-    struct cn_list links;
-    struct cn_list pendings;
-    struct cn_list tunnels;
-    uint64_t next_id;
-    struct gossip_io *lan, *wan;
-    struct cn_map servers; /* node name -> srv_info (our datacenter) */
-    uv_timer_t retry;
-    uv_timer_t keepalive;
-    int retry_attempts;
-    bool bootstrap_tried, closing;
-    struct server_hooks hooks;
-    struct cn_rand rand;
-    void (*event_fn)(void *ctx, const struct gossip_user_event *e);
-    void *event_ctx;
-    void (*member_fn)(void *ctx, const struct gossip_member_change *c);
-    void *member_ctx;
-    void (*leader_fn)(void *ctx, bool leader);
-    void *leader_ctx;
-    cluster_join_fn join_done;
-    void *join_ctx;
-    void (*leave_done)(void *ctx);
-    void *leave_ctx;
-};
 
 /* ---- links ---------------------------------------------------------- */
 
@@ -161,7 +70,7 @@ static struct link *link_new(struct cluster *cl, struct net_conn *c, bool outbou
     return lk;
 }
 
-static struct link *link_to(struct cluster *cl, const char *addr)
+struct link *cluster__link_to(struct cluster *cl, const char *addr)
 {
     struct link *lk = cn_map_get(&cl->out_links, cn_str_from(addr));
     if (lk && lk->alive) return lk;
@@ -198,6 +107,7 @@ static struct pending *pending_new(struct cluster *cl, int kind, struct link *lk
 
 static void pending_free(struct pending *pd)
 {
+    free(pd->rt);
     cn_list_remove(&pd->node);
     link_unref(pd->lk);
     free(pd);
@@ -214,6 +124,8 @@ static struct pending *pending_find(struct cluster *cl, uint64_t id)
     return NULL;
 }
 
+static void route_again(struct cluster *cl, struct http_req *r, struct route_try *rt);
+
 static void fail_pending_of(struct cluster *cl, struct link *lk)
 {
     struct cn_list *l, *tmp;
@@ -227,8 +139,19 @@ static void fail_pending_of(struct cluster *cl, struct link *lk)
             struct rpc_result res = {.text = "rpc error making call: EOF"};
             pd->applied(pd->arg, CN_EIO, &res);
         } else {
-            pd->req->cancel = NULL;
-            http_reply_text(pd->req, 500, "rpc error making call: EOF");
+            struct http_req *r = pd->req;
+            struct route_try *rt = pd->rt;
+            bool again = rt && rt->ntried < ROUTE_TRIES_MAX && !cl->closing &&
+                         uv_now(cl->loop) - rt->started_ms < ROUTE_HOLD_MS &&
+                         (pd->sent_unconnected || r->method == M_GET || r->method == M_HEAD);
+            r->cancel = NULL;
+            if (again) {
+                pd->rt = NULL;
+                pending_free(pd);
+                route_again(cl, r, rt);
+                continue;
+            }
+            http_reply_text(r, 500, "rpc error making call: EOF");
         }
         pending_free(pd);
     }
@@ -439,14 +362,14 @@ static void hook_raft_send(void *ctx, raft_id to, const void *msg, size_t len)
     struct cluster *cl = ctx;
     struct srv_info *si = server_by_id(cl, to);
     if (!si) return; /* unknown address yet: Raft retransmits */
-    struct link *lk = link_to(cl, si->rpc_addr);
+    struct link *lk = cluster__link_to(cl, si->rpc_addr);
     if (lk) net_send(lk->c, F_RAFT, msg, len);
 }
 
 static void forward_apply_to(struct cluster *cl, const char *addr, const void *cmd, size_t len,
                              rpc_applied_fn applied, void *arg)
 {
-    struct link *lk = addr ? link_to(cl, addr) : NULL;
+    struct link *lk = addr ? cluster__link_to(cl, addr) : NULL;
     if (!lk) {
         struct rpc_result res = {0};
         applied(arg, cl->cfg.server ? CN_ENOLEADER : CN_ENOSERVERS, &res);
@@ -610,15 +533,21 @@ static void cancel_forward(struct http_req *r)
     pending_free(pd);
 }
 
-static void forward_http(struct cluster *cl, struct http_req *r, const char *addr)
+void cluster__forward_http(struct cluster *cl, struct http_req *r, const char *addr,
+                           struct route_try *rt)
 {
-    struct link *lk = link_to(cl, addr);
+    struct link *lk = cluster__link_to(cl, addr);
     if (!lk) {
+        free(rt);
         http_reply_text(r, 500, "rpc error: no route to %s", addr);
         return;
     }
     struct pending *pd = pending_new(cl, F_HTTP, lk);
     pd->req = r;
+    pd->rt = rt;
+    pd->sent_unconnected = !net_is_connected(lk->c);
+    if (rt && rt->ntried < ROUTE_TRIES_MAX)
+        snprintf(rt->tried[rt->ntried++], sizeof rt->tried[0], "%s", addr);
     struct cn_buf b;
     cn_buf_init(&b, CN_BUF_UNLIMITED);
     cn_enc_u64(&b, pd->id);
@@ -635,23 +564,70 @@ static void forward_http(struct cluster *cl, struct http_req *r, const char *add
     cn_buf_release(&b);
 }
 
+static bool tried(const struct route_try *rt, const char *addr)
+{
+    for (int i = 0; rt && i < rt->ntried; i++)
+        if (!strcmp(rt->tried[i], addr)) return true;
+    return false;
+}
+
+/* A client agent's request: to a server of its datacenter, chosen at random
+ * among those gossip shows alive and not yet tried for this request. */
+static void route_to_server(struct cluster *cl, struct http_req *r, struct route_try *rt)
+{
+    struct srv_info *alive[64];
+    size_t n = 0;
+    struct cn_map_iter it;
+    void *v;
+    cn_map_iter_init(&it, &cl->servers);
+    while (cn_map_iter_next(&it, NULL, &v) && n < CN_ARRAY_SIZE(alive)) {
+        struct srv_info *si = v;
+        if (si->alive && !tried(rt, si->rpc_addr)) alive[n++] = si;
+    }
+    if (!n) {
+        free(rt);
+        http_reply_text(r, 500, "No known Consul servers");
+        return;
+    }
+    struct srv_info *si = alive[cn_rand_below(&cl->rand, n)];
+    if (rt && rt->ntried) CN_INFO("cluster", "retrying the request on server %s", si->rpc_addr);
+    cluster__forward_http(cl, r, si->rpc_addr, rt);
+}
+
+static struct route_try *route_try_new(struct cluster *cl)
+{
+    struct route_try *rt = CN_NEW(struct route_try);
+    rt->started_ms = uv_now(cl->loop);
+    return rt;
+}
+
+static void route_again(struct cluster *cl, struct http_req *r, struct route_try *rt)
+{
+    if (rt->dc[0])
+        cluster__route_remote(cl, r, rt);
+    else
+        route_to_server(cl, r, rt);
+}
+
 int cluster_route_request(void *ctx, struct http_req *r)
 {
     struct cluster *cl = ctx;
     const char *dc = http_param(r, "dc");
     if (dc && *dc && strcmp(dc, cl->cfg.datacenter)) {
-        /* NEEDSWORK: forward through the WAN pool (issue 13). */
-        http_reply_text(r, 500, "No path to datacenter");
+        if (r->hops >= HOPS_MAX + 1) { /* datacenters that disagree on names */
+            http_reply_text(r, 500, "No path to datacenter");
+            return 1;
+        }
+        struct route_try *rt = route_try_new(cl);
+        snprintf(rt->dc, sizeof rt->dc, "%s", dc);
+        if (!cl->cfg.server) /* our servers forward it across */
+            memset(rt->dc, 0, sizeof rt->dc);
+        route_again(cl, r, rt);
         return 1;
     }
     if (r->hops >= HOPS_MAX) return 0;
     if (!cl->cfg.server) {
-        struct srv_info *si = pick_server(cl);
-        if (!si) {
-            http_reply_text(r, 500, "No known Consul servers");
-            return 1;
-        }
-        forward_http(cl, r, si->rpc_addr);
+        route_to_server(cl, r, route_try_new(cl));
         return 1;
     }
     const char *ms = http_param(r, "max_stale");
@@ -661,7 +637,7 @@ int cluster_route_request(void *ctx, struct http_req *r)
     struct srv_info *leader = server_by_id(cl, server_leader_id(cl->srv));
     /* No leader known: answer here, which fails with "No cluster leader". */
     if (!leader) return 0;
-    forward_http(cl, r, leader->rpc_addr);
+    cluster__forward_http(cl, r, leader->rpc_addr, NULL);
     return 1;
 }
 
@@ -759,7 +735,14 @@ static void on_member(void *ctx, const struct gossip_member_change *c)
 {
     struct cluster *cl = ctx;
     track_server(cl, &c->member);
+    cluster__snap_changed(cl);
     if (cl->member_fn) cl->member_fn(cl->member_ctx, c);
+}
+
+static void on_wan_member(void *ctx, const struct gossip_member_change *c)
+{
+    (void)c;
+    cluster__snap_changed(ctx);
 }
 
 static void on_event(void *ctx, const struct gossip_user_event *e)
@@ -773,7 +756,12 @@ static void schedule_retry(struct cluster *cl);
 static void on_join(void *ctx, const struct gossip_join_result *r)
 {
     struct cluster *cl = ctx;
-    if (r->token == 1) { /* retry_join */
+    if (cluster__wan_join_result(cl, r)) return;
+    if (r->token == CLUSTER_SNAP_JOIN_TOKEN) {
+        if (r->rc == 0) CN_INFO("agent", "rejoined %u members of the previous run", r->contacted);
+        return;
+    }
+    if (r->token == CLUSTER_RETRY_JOIN_TOKEN) {
         if (r->rc == 0) {
             CN_INFO("agent", "Join cluster completed. Synced with %u initial agents", r->contacted);
         } else {
@@ -806,7 +794,8 @@ static void retry_join_now(struct cluster *cl)
     if (!cl->cfg.n_retry_join || !cl->lan) return;
     cl->retry_attempts++;
     CN_INFO("agent", "Joining cluster...: cluster=LAN");
-    if (gossip_io_join(cl->lan, cl->cfg.retry_join, cl->cfg.n_retry_join, 1, true, &err))
+    if (gossip_io_join(cl->lan, cl->cfg.retry_join, cl->cfg.n_retry_join, CLUSTER_RETRY_JOIN_TOKEN,
+                       true, &err))
         schedule_retry(cl);
 }
 
@@ -871,7 +860,7 @@ static int start_pool(struct cluster *cl, bool wan, struct cn_err *err)
         c.core.verify_incoming = c.core.verify_outgoing = true;
     }
     c.core.coordinates = true;
-    c.cb = (struct gossip_io_callbacks){.ctx = cl, .member = wan ? NULL : on_member,
+    c.cb = (struct gossip_io_callbacks){.ctx = cl, .member = wan ? on_wan_member : on_member,
                                         .event = wan ? NULL : on_event, .join = on_join,
                                         .left = wan ? NULL : on_left};
     int rc = gossip_io_start(cl->loop, &c, wan ? &cl->wan : &cl->lan, err);
@@ -903,6 +892,7 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cl->cfg.bind = keep(cl, 5, cfg->bind);
     cl->cfg.encrypt = keep(cl, 6, cfg->encrypt);
     cl->cfg.build = keep(cl, 7, cfg->build);
+    cl->cfg.data_dir = keep(cl, 8, cfg->data_dir);
     cn_map_init(&cl->out_links);
     cn_map_init(&cl->servers);
     cn_list_init(&cl->links);
@@ -911,6 +901,10 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cn_rand_seed(&cl->rand, cn_rand_os_u64());
     uv_timer_init(loop, &cl->retry);
     cl->retry.data = cl;
+    uv_timer_init(loop, &cl->retry_wan);
+    cl->retry_wan.data = cl;
+    uv_timer_init(loop, &cl->snap_timer);
+    cl->snap_timer.data = cl;
     uv_timer_init(loop, &cl->keepalive);
     cl->keepalive.data = cl;
     uv_timer_start(&cl->keepalive, on_keepalive, KEEPALIVE_MS / 2, KEEPALIVE_MS / 2);
@@ -930,7 +924,9 @@ int cluster_start(struct cluster *cl, struct server *srv, struct http_server *ht
     if ((rc = start_pool(cl, false, err))) return rc;
     if (srv && !cl->cfg.dev && cl->cfg.serf_wan_port > 0 && (rc = start_pool(cl, true, err)))
         return rc;
+    cluster__snap_rejoin(cl);
     retry_join_now(cl);
+    cluster__wan_retry_join(cl);
     return 0;
 }
 
@@ -945,6 +941,9 @@ void cluster_close(struct cluster *cl)
     cl->closing = true;
     uv_timer_stop(&cl->retry);
     uv_close((uv_handle_t *)&cl->retry, NULL);
+    uv_timer_stop(&cl->retry_wan);
+    uv_close((uv_handle_t *)&cl->retry_wan, NULL);
+    cluster__snap_close(cl);
     uv_timer_stop(&cl->keepalive);
     uv_close((uv_handle_t *)&cl->keepalive, NULL);
     if (cl->listener) net_listener_close(cl->listener);
@@ -990,16 +989,14 @@ int cluster_join(struct cluster *cl, const char *const *addrs, size_t n, bool wa
     if (!io) return cn_err_set(err, CN_EINVAL, wan ? "WAN join requires a server" : "gossip is off");
     cl->join_done = done;
     cl->join_ctx = ctx;
-    return gossip_io_join(io, addrs, n, 2, false, err);
+    return gossip_io_join(io, addrs, n, CLUSTER_USER_JOIN_TOKEN, false, err);
 }
 
 int cluster_leave(struct cluster *cl, void (*done)(void *ctx), void *ctx)
 {
     cl->leave_done = done;
     cl->leave_ctx = ctx;
-    if (cl->srv && server_is_leader(cl->srv)) {
-        /* NEEDSWORK: transfer leadership before leaving Raft. */
-    }
+    cluster__snap_forget(cl);
     if (cl->wan) gossip_io_leave(cl->wan);
     if (!cl->lan) {
         on_left(cl);

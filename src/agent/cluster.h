@@ -42,6 +42,7 @@ struct cluster_config {
     int retry_max;
     const char *encrypt;       /* base64 gossip key, or NULL */
     const char *build;         /* "<version>:<revision>" tag */
+    const char *data_dir;      /* NULL: no member snapshot (-dev) */
     const struct gossip_tag *node_meta; /* as node meta tags? no: kept for members */
     size_t n_node_meta;
 };
@@ -101,6 +102,10 @@ bool cluster_server_info(struct cluster *cl, raft_id id, struct cluster_server *
 raft_id cluster_server_lookup(struct cluster *cl, const char *addr, const char *node_id);
 /* Known servers of our datacenter (for /v1/agent/self Stats, clients). */
 size_t cluster_known_servers(const struct cluster *cl);
+
+/* Datacenters known through the WAN pool (ours first), nearest first by the
+ * median estimated round-trip time to their servers. */
+size_t cluster_datacenters(struct cluster *cl, char (*out)[64], size_t max);
 
 /* ---- network coordinates -------------------------------------------------- */
 

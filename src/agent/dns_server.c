@@ -313,7 +313,12 @@ static void http_lookup(struct dns_job *j, bool stale)
     struct dns_server *s = j->s;
     const struct dns_req *r = &j->req;
     char path[1200], a[800], b[800];
-    const char *q = stale ? "stale" : "";
+    char q[DNS_LABEL_MAX * 3 + 16];
+    int ql = snprintf(q, sizeof q, "%s", stale ? "stale" : "");
+    if (dns_req_remote_dc(s->cfg, r)) {
+        url_escape(r->dc, a, sizeof a);
+        snprintf(q + ql, sizeof q - (size_t)ql, "%sdc=%s", ql ? "&" : "", a);
+    }
     if (!s->http) {
         CN_WARN("dns", "no HTTP API to read through: answering SERVFAIL");
         answer(j, DNS_LK_ERROR, NULL, 0);
@@ -434,14 +439,6 @@ static void local_lookup(struct dns_job *j)
 
 /* ---- one query ------------------------------------------------------------------ */
 
-/* A question for another datacenter. The multi-DC work forwards these to a
- * server there; until then the datacenter is unknown, which Consul answers
- * with NXDOMAIN and the SOA. */
-static void remote_dc_lookup(struct dns_job *j)
-{
-    answer(j, DNS_LK_OK, NULL, 0);
-}
-
 void dns_handle(struct dns_server *s, struct dns_job *j, const uint8_t *pkt, size_t len)
 {
     int need = dns_req_parse(s->cfg, pkt, len, j->conn != NULL, &j->req);
@@ -466,8 +463,10 @@ void dns_handle(struct dns_server *s, struct dns_job *j, const uint8_t *pkt, siz
         break;
     case DNS_NEED_SERVICE:
     case DNS_NEED_NODE:
+        /* another datacenter's answer comes from its servers: the HTTP
+         * read carries ?dc= and the router forwards it over the WAN */
         if (dns_req_remote_dc(s->cfg, &j->req)) {
-            remote_dc_lookup(j);
+            http_lookup(j, s->cfg->allow_stale);
             return;
         }
         break;

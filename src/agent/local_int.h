@@ -95,6 +95,7 @@ struct agent_local {
     uv_timer_t reap;
     int64_t reap_min_ms, reap_interval_ms;
     uv_timer_t reconcile;
+    uint64_t reconcile_since_ms; /* when this server started reconciling */
     bool started, stopping;
 };
 

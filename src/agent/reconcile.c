@@ -26,6 +26,8 @@
 #include "rpc/rpc_cmd.h"
 
 #define RECONCILE_MS (60 * 1000)
+/* memberlist's LAN push-pull interval: by then gossip has heard of everyone */
+#define REAP_GRACE_MS (30 * 1000)
 #define SERF_ALIVE "Agent alive and reachable"
 #define SERF_DEAD "Agent not live or unreachable"
 
@@ -209,7 +211,11 @@ static void reconcile_run(uv_timer_t *t)
     struct sweep sw = {.l = l};
     cn_map_init(&sw.seen);
     cluster_members(cl, false, visit_member, &sw);
-    state_nodes_list(rpc_state(l->rpc), NULL, reaped, &sw);
+    /* A server that just started knows few members yet (the member snapshot
+     * rejoins them, push-pulls bring the rest): a node gossip has not heard
+     * of so soon is not a reaped one. */
+    if (uv_now(l->loop) - l->reconcile_since_ms >= REAP_GRACE_MS)
+        state_nodes_list(rpc_state(l->rpc), NULL, reaped, &sw);
     cn_map_release(&sw.seen);
 }
 
@@ -228,6 +234,7 @@ void reconcile_start(struct agent_local *l)
     }
     uv_timer_init(l->loop, &l->reconcile);
     l->reconcile.data = l;
+    l->reconcile_since_ms = uv_now(l->loop);
     /* The first pass runs soon after start (and leadership) is established. */
     uv_timer_start(&l->reconcile, reconcile_run, 200, RECONCILE_MS);
 }

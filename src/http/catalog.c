@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "agent/defs.h"
+#include "agent/agent.h"
+#include "agent/cluster.h"
 #include "http/catalog_int.h"
 #include "lib/cn_common.h"
 #include "lib/cn_json.h"
@@ -248,12 +250,18 @@ static void http_catalog_node_services(struct http_req *r)
     catalog_read(r, RPC_CATALOG_NODE_SERVICES, "Missing node name");
 }
 
+/* Every datacenter the WAN pool knows, nearest first (a client agent's
+ * request was forwarded to a server, which has the WAN pool). */
 static void http_catalog_datacenters(struct http_req *r)
 {
     struct cn_jw w;
+    struct cluster *cl = r->env->agent ? agent_cluster(r->env->agent) : NULL;
+    char (*dcs)[64] = cn_arena_zalloc(&r->arena, 256 * sizeof *dcs);
+    size_t n = cl ? cluster_datacenters(cl, dcs, 256) : 0;
     http_json_begin(r, &w);
     cn_jw_arr_begin(&w);
-    cn_jw_str(&w, http_datacenter(r));
+    if (!n) cn_jw_str(&w, http_datacenter(r));
+    for (size_t i = 0; i < n; i++) cn_jw_str(&w, dcs[i]);
     cn_jw_arr_end(&w);
     http_reply_json(r, 200, &w);
 }

@@ -26,6 +26,10 @@ FAMILY(http_routes_snapshot)
 FAMILY(http_routes_internal)
 #undef FAMILY
 
+/* What the receiving agent settles before routing (coordinate.c: ?near=_agent
+ * names this agent, disable_coordinates answers here); true = answered. */
+bool http__pre_route_coordinate(struct http_req *r) __attribute__((weak));
+
 static const struct http_route *const families[] = {
     http_routes_kv,      http_routes_status,     http_routes_agent,    http_routes_catalog,
     http_routes_health,  http_routes_session,    http_routes_event,    http_routes_txn,
@@ -129,8 +133,16 @@ static void dispatch(struct http_req *r, bool may_forward)
     }
     size_t n = strlen(rt->path);
     r->suffix = rt->path[n - 1] == '/' && strlen(r->path) >= n ? r->path + n : "";
+    if (r->hops == 0 && http__pre_route_coordinate && http__pre_route_coordinate(r)) return;
     /* Every /v1/agent endpoint is the receiving agent's own business. */
-    bool local = (rt->flags & ROUTE_LOCAL) || !strncmp(r->path, "/v1/agent/", 10);
+    bool agent = !strncmp(r->path, "/v1/agent/", 10);
+    bool local = (rt->flags & ROUTE_LOCAL) || agent;
+    /* ...but a write for another datacenter (session create) is that
+     * datacenter's business; local reads (event list) ignore ?dc as in Consul. */
+    if (local && !agent && r->method != M_GET && r->env->rpc) {
+        const char *dc = http_param(r, "dc"), *own = rpc_config(r->env->rpc)->datacenter;
+        if (dc && *dc && strcmp(dc, own ? own : "dc1")) local = false;
+    }
     if (may_forward && !local && r->env->route_request &&
         r->env->route_request(r->env->route_ctx, r))
         return; /* forwarded; answered later */

@@ -107,7 +107,8 @@ def leader_kill_9_fails_over_and_writes_continue():
 @test
 def restarting_every_server_loses_nothing_acknowledged():
     for i in range(50):
-        eq(True, C.servers[i % 3].put(kv(f"durable/{i}"), str(i)).json())
+        r = C.servers[i % 3].put(kv(f"durable/{i}"), str(i))
+        eq((200, True), (r.status, r.json() if r.status == 200 else r.body), f"write {i}")
     for s in C.servers:
         s.kill()
     for s in C.servers:
@@ -115,6 +116,12 @@ def restarting_every_server_loses_nothing_acknowledged():
     wait_until(lambda: C.leader() is not None, timeout=20, what="a leader after full restart")
     keys = wait_until(lambda: C.servers[0].get(kv("durable/?keys")).json(), what="keys back")
     eq(50, len(keys))
+    # the member snapshot rejoins the clients at once, not after a 30 s push-pull
+    def alive():
+        return sorted(m["Name"] for m in C.servers[0].get("/v1/agent/members").json()
+                      if m["Status"] == 1)
+    wait_until(lambda: alive() == ["c1", "c2", "s1", "s2", "s3"], timeout=8,
+               what="every member alive in a restarted server's view")
 
 
 @test
@@ -169,6 +176,28 @@ def a_client_agents_full_sync_repairs_the_catalog_through_the_servers():
     wait_until(lambda: "ghost" not in ids(), timeout=15, what="the full sync to remove ghost")
     eq(True, "ae-web" in ids())
     eq(200, c1.put("/v1/agent/service/deregister/ae-web").status)
+
+
+@test
+def a_client_retries_reads_on_the_next_server_when_one_dies():
+    C.servers[0].put(kv("retry"), "r")
+    wait_until(lambda: all(s.get(kv("retry?stale")).status == 200 for s in C.servers),
+               what="every server to have the key")
+    victims = C.servers[:2]
+    for s in victims:
+        s.kill()
+    try:
+        # gossip still shows them alive: reads sent there must move on
+        for i in range(10):
+            r = C.clients[0].get(kv("retry?stale&raw"))
+            eq(200, r.status, f"read {i}: {r.body!r}")
+            eq(b"r", r.body)
+        assert "retrying the request on server" in C.clients[0].output(), \
+            "no read needed a retry: nothing was tested"
+    finally:
+        for s in victims:
+            s.start()
+    wait_until(lambda: C.leader() is not None, timeout=20, what="a leader again")
 
 
 if __name__ == "__main__":

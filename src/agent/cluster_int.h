@@ -1,0 +1,161 @@
+/*
+ * cluster_int.h - what the cluster's files share: links on the server RPC
+ * port, requests waiting for an answer over them, the servers gossip shows.
+ * cluster.c owns links, frames, the LAN pool and routing within the
+ * datacenter; cluster_wan.c the WAN pool and routing to other datacenters.
+ */
+#ifndef AGENT_CLUSTER_INT_H
+#define AGENT_CLUSTER_INT_H
+
+#include "agent/cluster.h"
+#include "gossip/io/gossip_io.h"
+#include "lib/cn_list.h"
+#include "lib/cn_map.h"
+#include "lib/cn_rand.h"
+#include "net/net.h"
+
+enum frame {
+    F_PING = 1,
+    F_RAFT = 2,
+    F_APPLY = 3,
+    F_APPLY_RESP = 4,
+    F_HTTP = 5,
+    F_HTTP_RESP = 6,
+    F_HTTP_CANCEL = 7,
+};
+
+#define HOPS_MAX 3
+/* Link liveness (yamux-style keepalive): every link hears from its peer at
+ * least every KEEPALIVE_MS while healthy; one silent for LINK_DEAD_MS is
+ * closed and whatever waits on it fails. */
+#define KEEPALIVE_MS 2000
+#define LINK_DEAD_MS 10000
+
+struct link {
+    struct cluster *cl;
+    struct net_conn *c;
+    bool alive, outbound;
+    int refs;
+    uint64_t last_rx, last_tx;
+    char addr[64];
+    struct cn_list node;
+};
+
+/* Where a forwarded request may go next if the server it went to fails
+ * before answering (Consul's RPC retries on the next server). */
+#define ROUTE_TRIES_MAX 3
+/* Retries stop once the request has waited this long (Consul's
+ * rpc_hold_timeout): a server that went silent costs one keepalive
+ * timeout, not one per server. */
+#define ROUTE_HOLD_MS 7000
+struct route_try {
+    uint64_t started_ms;
+    char dc[64]; /* "" = our own datacenter */
+    char tried[ROUTE_TRIES_MAX][64];
+    int ntried;
+};
+
+struct pending {
+    uint64_t id;
+    int kind; /* F_APPLY or F_HTTP */
+    struct link *lk;
+    rpc_applied_fn applied;
+    void *arg;
+    struct http_req *req;
+    struct route_try *rt; /* F_HTTP: NULL = no retry */
+    bool sent_unconnected; /* the request never left: safe to send elsewhere */
+    struct cn_list node;
+};
+
+struct tunnel {
+    uint64_t id;
+    struct link *lk;
+    struct http_tunnel *t;
+    struct cn_list node;
+};
+
+struct srv_info {
+    char name[128];
+    char node_id[40];
+    char rpc_addr[64];
+    raft_id id;
+    int expect;
+    bool alive;
+};
+
+struct rpc_timer {
+    uv_timer_t t;
+    rpc_timer_fn fn;
+    void *arg;
+};
+
+struct cluster {
+    uv_loop_t *loop;
+    struct cluster_config cfg;
+    char *strs[9];
+    struct server *srv;
+    struct http_server *http;
+    struct net_listener *listener;
+    struct cn_map out_links; /* addr -> link */
+    struct cn_list links;
+    struct cn_list pendings;
+    struct cn_list tunnels;
+    uint64_t next_id;
+    struct gossip_io *lan, *wan;
+    struct cn_map servers; /* node name -> srv_info (our datacenter) */
+    uv_timer_t retry, retry_wan;
+    int retry_wan_attempts;
+    uv_timer_t snap_timer;
+    bool snap_inited, left;
+    uv_timer_t keepalive;
+    int retry_attempts;
+    bool bootstrap_tried, closing;
+    struct server_hooks hooks;
+    struct cn_rand rand;
+    void (*event_fn)(void *ctx, const struct gossip_user_event *e);
+    void *event_ctx;
+    void (*member_fn)(void *ctx, const struct gossip_member_change *c);
+    void *member_ctx;
+    void (*leader_fn)(void *ctx, bool leader);
+    void *leader_ctx;
+    cluster_join_fn join_done;
+    void *join_ctx;
+    void (*leave_done)(void *ctx);
+    void *leave_ctx;
+};
+
+/* ---- cluster.c ------------------------------------------------------ */
+
+/* A live (or connecting) outbound link to addr; NULL for a bad address. */
+struct link *cluster__link_to(struct cluster *cl, const char *addr);
+/* Send the whole request to the server at addr; its answer is relayed back.
+ * rt (taken) lets a failure before the answer try the next server. */
+void cluster__forward_http(struct cluster *cl, struct http_req *r, const char *addr,
+                           struct route_try *rt);
+
+/* ---- cluster_wan.c -------------------------------------------------- */
+
+/* Route a request for another datacenter (always answers, or forwards). */
+void cluster__route_remote(struct cluster *cl, struct http_req *r, struct route_try *rt);
+/* -retry-join-wan / -join-wan; the result comes back through the WAN pool's
+ * join callback, which hands it to cluster__wan_join_result (true: it was
+ * the WAN retry join's). */
+void cluster__wan_retry_join(struct cluster *cl);
+bool cluster__wan_join_result(struct cluster *cl, const struct gossip_join_result *r);
+
+/* ---- cluster_snap.c ------------------------------------------------- */
+
+/* Join tokens tell whose join a result answers. */
+#define CLUSTER_RETRY_JOIN_TOKEN 1
+#define CLUSTER_USER_JOIN_TOKEN 2 /* /v1/agent/join, cairn join */
+#define CLUSTER_SNAP_JOIN_TOKEN 3
+#define CLUSTER_WAN_JOIN_TOKEN 4  /* -retry-join-wan */
+/* Join the members the snapshot files remember (at start). */
+void cluster__snap_rejoin(struct cluster *cl);
+/* Membership changed: rewrite the files soon. */
+void cluster__snap_changed(struct cluster *cl);
+/* A graceful leave: remove the files so a restart does not rejoin. */
+void cluster__snap_forget(struct cluster *cl);
+void cluster__snap_close(struct cluster *cl);
+
+#endif
