@@ -512,6 +512,8 @@ static int start_cluster(struct agent *a, struct cn_err *err)
         .bootstrap = a->cfg.bootstrap || a->cfg.dev,
         .bootstrap_expect = a->cfg.bootstrap_expect,
         .data_dir = a->cfg.dev ? NULL : a->cfg.data_dir,
+        .autopilot_cleanup = agent_config_bool(&a->cfg, "autopilot.cleanup_dead_servers", true),
+        .autopilot_min_quorum = (int)agent_config_int(&a->cfg, "autopilot.min_quorum", 0),
         .retry_join = a->joins,
         .n_retry_join = config_list(&a->cfg, "retry_join", "start_join", a->joins, 64),
         .retry_join_wan = a->joins_wan,

@@ -347,7 +347,7 @@ static void on_keepalive(uv_timer_t *t)
 
 /* ---- server hooks --------------------------------------------------- */
 
-static struct srv_info *server_by_id(struct cluster *cl, raft_id id)
+struct srv_info *cluster__server_by_id(struct cluster *cl, raft_id id)
 {
     struct cn_map_iter it;
     void *v;
@@ -360,7 +360,7 @@ static struct srv_info *server_by_id(struct cluster *cl, raft_id id)
 static void hook_raft_send(void *ctx, raft_id to, const void *msg, size_t len)
 {
     struct cluster *cl = ctx;
-    struct srv_info *si = server_by_id(cl, to);
+    struct srv_info *si = cluster__server_by_id(cl, to);
     if (!si) return; /* unknown address yet: Raft retransmits */
     struct link *lk = cluster__link_to(cl, si->rpc_addr);
     if (lk) net_send(lk->c, F_RAFT, msg, len);
@@ -390,13 +390,13 @@ static void hook_forward_apply(void *ctx, raft_id leader, const void *cmd, size_
                                rpc_applied_fn applied, void *arg)
 {
     struct cluster *cl = ctx;
-    struct srv_info *si = server_by_id(cl, leader);
+    struct srv_info *si = cluster__server_by_id(cl, leader);
     forward_apply_to(cl, si ? si->rpc_addr : NULL, cmd, len, applied, arg);
 }
 
 static const char *hook_addr_of(void *ctx, raft_id id)
 {
-    struct srv_info *si = server_by_id(ctx, id);
+    struct srv_info *si = cluster__server_by_id(ctx, id);
     return si ? si->rpc_addr : NULL;
 }
 
@@ -634,7 +634,7 @@ int cluster_route_request(void *ctx, struct http_req *r)
     bool stale = http_has_param(r, "stale") || (ms && *ms && strcmp(ms, "0"));
     if ((r->method == M_GET || r->method == M_HEAD) && stale) return 0;
     if (server_is_leader(cl->srv)) return 0;
-    struct srv_info *leader = server_by_id(cl, server_leader_id(cl->srv));
+    struct srv_info *leader = cluster__server_by_id(cl, server_leader_id(cl->srv));
     /* No leader known: answer here, which fails with "No cluster leader". */
     if (!leader) return 0;
     cluster__forward_http(cl, r, leader->rpc_addr, NULL);
@@ -706,6 +706,7 @@ static void track_server(struct cluster *cl, const struct gossip_member *m)
     si->expect = expect ? atoi(expect) : 0;
     bool was_alive = si->alive;
     si->alive = m->status == GOSSIP_STATUS_ALIVE;
+    si->status = m->status;
     if (was_alive && !si->alive) {
         /* Gossip gave up on it: requests waiting on its connection would
          * otherwise hang until TCP gives up (minutes). */
@@ -905,6 +906,8 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cl->retry_wan.data = cl;
     uv_timer_init(loop, &cl->snap_timer);
     cl->snap_timer.data = cl;
+    uv_timer_init(loop, &cl->autopilot);
+    cl->autopilot.data = cl;
     uv_timer_init(loop, &cl->keepalive);
     cl->keepalive.data = cl;
     uv_timer_start(&cl->keepalive, on_keepalive, KEEPALIVE_MS / 2, KEEPALIVE_MS / 2);
@@ -925,6 +928,7 @@ int cluster_start(struct cluster *cl, struct server *srv, struct http_server *ht
     if (srv && !cl->cfg.dev && cl->cfg.serf_wan_port > 0 && (rc = start_pool(cl, true, err)))
         return rc;
     cluster__snap_rejoin(cl);
+    cluster__autopilot_start(cl);
     retry_join_now(cl);
     cluster__wan_retry_join(cl);
     return 0;
@@ -944,6 +948,7 @@ void cluster_close(struct cluster *cl)
     uv_timer_stop(&cl->retry_wan);
     uv_close((uv_handle_t *)&cl->retry_wan, NULL);
     cluster__snap_close(cl);
+    cluster__autopilot_stop(cl);
     uv_timer_stop(&cl->keepalive);
     uv_close((uv_handle_t *)&cl->keepalive, NULL);
     if (cl->listener) net_listener_close(cl->listener);
@@ -1049,7 +1054,7 @@ size_t cluster_known_servers(const struct cluster *cl)
 
 bool cluster_server_info(struct cluster *cl, raft_id id, struct cluster_server *out)
 {
-    struct srv_info *si = server_by_id(cl, id);
+    struct srv_info *si = cluster__server_by_id(cl, id);
     if (!si) return false;
     *out = (struct cluster_server){si->name, si->node_id, si->rpc_addr};
     return true;

@@ -43,8 +43,14 @@ struct cluster_config {
     const char *encrypt;       /* base64 gossip key, or NULL */
     const char *build;         /* "<version>:<revision>" tag */
     const char *data_dir;      /* NULL: no member snapshot (-dev) */
+    bool autopilot_cleanup;    /* autopilot.cleanup_dead_servers (default true) */
+    int autopilot_min_quorum;  /* autopilot.min_quorum */
     const struct gossip_tag *node_meta; /* as node meta tags? no: kept for members */
     size_t n_node_meta;
+    /* ACLs across datacenters (acl_route.h): a secondary's servers send
+     * ACL writes to the primary */
+    const char *primary_datacenter;
+    bool acl_enabled, acl_token_replication;
 };
 
 struct cluster;

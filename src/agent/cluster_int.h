@@ -81,6 +81,7 @@ struct srv_info {
     raft_id id;
     int expect;
     bool alive;
+    enum gossip_status status;
 };
 
 struct rpc_timer {
@@ -106,6 +107,7 @@ struct cluster {
     uv_timer_t retry, retry_wan;
     int retry_wan_attempts;
     uv_timer_t snap_timer;
+    uv_timer_t autopilot;
     bool snap_inited, left;
     uv_timer_t keepalive;
     int retry_attempts;
@@ -132,6 +134,14 @@ struct link *cluster__link_to(struct cluster *cl, const char *addr);
  * rt (taken) lets a failure before the answer try the next server. */
 void cluster__forward_http(struct cluster *cl, struct http_req *r, const char *addr,
                            struct route_try *rt);
+
+/* The server of our datacenter with this Raft id, or NULL. */
+struct srv_info *cluster__server_by_id(struct cluster *cl, raft_id id);
+
+/* ---- autopilot.c ----------------------------------------------------- */
+
+void cluster__autopilot_start(struct cluster *cl);
+void cluster__autopilot_stop(struct cluster *cl);
 
 /* ---- cluster_wan.c -------------------------------------------------- */
 

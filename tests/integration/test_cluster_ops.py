@@ -84,6 +84,24 @@ def a_server_that_leaves_is_removed_from_raft_and_can_join_again():
                what="s3 caught up")
 
 
+@test
+def autopilot_removes_a_dead_server_from_raft_and_it_can_come_back():
+    s3 = C.servers[2]
+    def peers():
+        l = next(s for s in C.servers if s is not s3)
+        return sorted(x["Node"] for x in l.get("/v1/operator/raft/configuration").json()["Servers"])
+    wait_until(lambda: peers() == ["s1", "s2", "s3"], timeout=20, what="three voters")
+    s3.kill()
+    # gossip declares it failed, autopilot (every 10 s) force-leaves it, the
+    # leader removes it from Raft: two voters now make a quorum on their own
+    wait_until(lambda: peers() == ["s1", "s2"], timeout=45, interval=0.5,
+               what="autopilot to remove the dead server")
+    eq(True, C.servers[0].put("/v1/kv/after-autopilot", "y").json())
+    s3.start()
+    s3.cli("join", f"127.0.0.1:{C.servers[0].serf_lan_port}")
+    wait_until(lambda: peers() == ["s1", "s2", "s3"], timeout=30, what="s3 back in Raft")
+
+
 if __name__ == "__main__":
     try:
         main()
