@@ -14,7 +14,9 @@
 #include <uv.h>
 
 #include "acl/acl.h"
+#include "agent/acl_repl.h"
 #include "agent/cluster.h"
+#include "agent/coord_sync.h"
 #include "agent/event.h"
 #include "agent/watch.h"
 #include "agent/dns_server.h"
@@ -48,6 +50,8 @@ struct agent {
     struct dns_server *dns;    /* the DNS interface (dns_server.c) */
     struct agent_events *events;   /* user events (event.c) */
     struct agent_watches *watches; /* configured watches (watch.c) */
+    struct agent_coords *coords;   /* network coordinates (coord_sync.c) */
+    struct acl_repl *acl_repl;     /* a secondary's ACL replication (acl_repl.c) */
     const char *joins[64], *joins_wan[64];
     uv_timer_t leave_timer;
     bool leaving, forced;
@@ -74,6 +78,21 @@ struct cluster *agent_cluster(struct agent *a)
 struct http_server *agent_http(struct agent *a)
 {
     return a->http;
+}
+
+struct acl_resolver *agent_acl(struct agent *a)
+{
+    return a->acl;
+}
+
+struct agent_coords *agent_coords(struct agent *a)
+{
+    return a->coords;
+}
+
+struct acl_repl *agent_acl_repl(struct agent *a)
+{
+    return a->acl_repl;
 }
 
 const char *agent_node_id(const struct agent *a)
@@ -158,6 +177,8 @@ static void shutdown_agent(struct agent *a)
     agent_events_stop(a->events);
     agent_watches_stop(a->watches);
     a->watches = NULL;
+    agent_coords_stop(a->coords); /* before HTTP and the server: it uses both */
+    acl_repl_stop(a->acl_repl);   /* the same */
     if (a->cluster) cluster_close(a->cluster);
     dns_server_close(a->dns); /* before HTTP: its client-agent lookups ride on it */
     a->dns = NULL;
@@ -388,6 +409,21 @@ static void reload_acl_tokens(struct agent *a)
             acl_set_agent_token(a->acl, (enum acl_token_type)t, cfg_first(&a->cfg, token_keys[t]));
 }
 
+/* A datacenter other than the primary: its ACLs come from there. */
+static bool acl_secondary(const struct agent_config *c)
+{
+    return c->acl_enabled && strcmp(c->primary_datacenter, c->datacenter) != 0;
+}
+
+/* Consul's default: the legacy enable_acl_replication, else whether a
+ * legacy acl_replication_token is configured. */
+static bool acl_token_replication(const struct agent_config *c)
+{
+    static const char *const legacy_token[] = {"acl_replication_token", NULL};
+    bool legacy = agent_config_bool(c, "enable_acl_replication", *cfg_first(c, legacy_token));
+    return agent_config_bool(c, "acl.enable_token_replication", legacy);
+}
+
 static int start_acl(struct agent *a, struct cn_err *err)
 {
     const struct agent_config *c = &a->cfg;
@@ -513,6 +549,7 @@ static int start_cluster(struct agent *a, struct cn_err *err)
         .bootstrap_expect = a->cfg.bootstrap_expect,
         .data_dir = a->cfg.dev ? NULL : a->cfg.data_dir,
         .autopilot_cleanup = agent_config_bool(&a->cfg, "autopilot.cleanup_dead_servers", true),
+        .disable_coordinates = agent_config_bool(&a->cfg, "disable_coordinates", false),
         .autopilot_min_quorum = (int)agent_config_int(&a->cfg, "autopilot.min_quorum", 0),
         .retry_join = a->joins,
         .n_retry_join = config_list(&a->cfg, "retry_join", "start_join", a->joins, 64),
@@ -522,6 +559,9 @@ static int start_cluster(struct agent *a, struct cn_err *err)
         .retry_max = (int)agent_config_int(&a->cfg, "retry_max", 0),
         .encrypt = agent_config_str(&a->cfg, "encrypt", NULL),
         .build = build,
+        .primary_datacenter = a->cfg.primary_datacenter,
+        .acl_enabled = a->cfg.acl_enabled,
+        .acl_token_replication = acl_token_replication(&a->cfg),
     };
     return cluster_new(&a->loop, &cc, &a->cluster, err);
 }
@@ -550,6 +590,9 @@ static int start(struct agent *a, struct cn_err *err)
                                 .data_dir = a->cfg.data_dir};
     if ((rc = start_cluster(a, err))) return rc;
     if (a->cfg.server) {
+        /* a secondary's management tokens come from the primary */
+        const char *initial_management =
+            acl_secondary(&a->cfg) ? "" : cfg_first(&a->cfg, initial_management_keys);
         struct server_config sc = {.node_name = a->cfg.node_name, .datacenter = a->cfg.datacenter,
                                    .node_id = a->node_id, .data_dir = a->cfg.data_dir,
                                    .rpc_addr = a->rpc_addr, .dev = a->cfg.dev,
@@ -558,7 +601,7 @@ static int start(struct agent *a, struct cn_err *err)
                                    .snapshot_threshold = (uint64_t)agent_config_int(&a->cfg, "raft_snapshot_threshold", 0),
                                    .trailing_logs = (uint64_t)agent_config_int(&a->cfg, "raft_trailing_logs", 0),
                                    .acl_enabled = a->cfg.acl_enabled,
-                                   .acl_initial_management = cfg_first(&a->cfg, initial_management_keys)};
+                                   .acl_initial_management = initial_management};
         if ((rc = server_new(&a->loop, &sc, cluster_server_hooks(a->cluster), a->st, &a->server,
                              err)))
             return rc;
@@ -573,6 +616,12 @@ static int start(struct agent *a, struct cn_err *err)
     if ((rc = dns_server_start(&dns_env, &a->dns, err))) return rc;
     a->events = agent_events_start(a, a->cluster);
     if ((rc = cluster_start(a->cluster, a->server, a->http, err))) return rc;
+    a->coords = agent_coords_start(a, a->cluster);
+    if (a->server && acl_secondary(&a->cfg)) {
+        struct acl_repl_config rcfg = {.primary_datacenter = a->cfg.primary_datacenter,
+                                       .token_replication = acl_token_replication(&a->cfg)};
+        a->acl_repl = acl_repl_start(a, &rcfg);
+    }
     if ((rc = agent_watches_start(a, &a->watches, err))) return rc;
     if (a->cfg.pid_file && (rc = write_pid_file(a->cfg.pid_file, err))) return rc;
     uv_signal_start(&a->sig_int, on_signal, SIGINT);
@@ -617,6 +666,8 @@ int agent_main(int argc, char **argv)
     uv_run(&a->loop, UV_RUN_NOWAIT);
     agent_local_free(a->local);
     agent_events_free(a->events);
+    agent_coords_free(a->coords);
+    acl_repl_free(a->acl_repl);
     rpc_free(a->rpc);
     acl_resolver_free(a->acl);
     state_free(a->st);

@@ -9,6 +9,8 @@
 #ifndef AGENT_H
 #define AGENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/config.h"
@@ -38,5 +40,24 @@ struct server *agent_server(struct agent *a);
 struct cluster *agent_cluster(struct agent *a);
 /* The agent's HTTP API (NULL before it is up): internal reads go through it. */
 struct http_server *agent_http(struct agent *a);
+struct acl_resolver;
+/* The agent's token resolver (its own tokens: acl_agent_token). */
+struct acl_resolver *agent_acl(struct agent *a);
+
+/* ---- /v1/operator/raft (operator.c) ------------------------------------- */
+
+struct agent_raft_peer {
+    char id[40];      /* node ID, or the Raft id in hex when gossip does not know it */
+    char node[128];   /* node name, "(unknown)" likewise */
+    char address[64]; /* server RPC address */
+    bool leader, voter;
+};
+/* The Raft configuration as this server knows it. CN_ENOSERVERS on a client;
+ * CN_ENOLEADER when no leader is known and not stale. */
+int agent_raft_configuration(struct agent *a, bool stale, struct agent_raft_peer *out,
+                             size_t max, size_t *n, uint64_t *index);
+/* Remove the server with this RPC address or node ID from Raft: CN_ENOENT
+ * when the configuration has no such server, CN_ENOTLEADER off the leader. */
+int agent_raft_remove_peer(struct agent *a, const char *addr, const char *id);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/acl_route.h"
 #include "http/http_int.h"
 #include "lib/cn_codec.h"
 #include "lib/cn_common.h"
@@ -230,7 +231,21 @@ static void tunnel_done(void *arg, const void *resp, size_t len)
     cn_buf_init(&b, CN_BUF_UNLIMITED);
     cn_enc_u64(&b, tn->id);
     cn_enc_bytes(&b, resp, len);
-    if (tn->lk->alive) net_send(tn->lk->c, F_HTTP_RESP, b.data, b.len);
+    if (tn->lk->alive && net_send(tn->lk->c, F_HTTP_RESP, b.data, b.len) == CN_ETOOBIG) {
+        /* an answer bigger than a frame cannot cross: say so rather than
+         * leave the requester waiting */
+        static const char msg[] = "answer too large to forward between servers: ask the "
+                                  "server that holds the data directly";
+        char err[256];
+        int n = snprintf(err, sizeof err,
+                         "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; "
+                         "charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof msg - 1, msg);
+        cn_buf_reset(&b);
+        cn_enc_u64(&b, tn->id);
+        cn_enc_bytes(&b, err, (size_t)n);
+        net_send(tn->lk->c, F_HTTP_RESP, b.data, b.len);
+    }
     cn_buf_release(&b);
     cn_list_remove(&tn->node);
     link_unref(tn->lk);
@@ -558,9 +573,14 @@ void cluster__forward_http(struct cluster *cl, struct http_req *r, const char *a
     http_request_bytes(r, &req);
     cn_enc_bytes(&b, req.data, req.len);
     cn_buf_release(&req);
+    if (net_send(lk->c, F_HTTP, b.data, b.len) == CN_ETOOBIG) {
+        pending_free(pd);
+        cn_buf_release(&b);
+        http_reply_text(r, 413, "Request body too large to forward between servers");
+        return;
+    }
     r->cancel = cancel_forward;
     r->cancel_arg = pd;
-    net_send(lk->c, F_HTTP, b.data, b.len);
     cn_buf_release(&b);
 }
 
@@ -613,6 +633,10 @@ int cluster_route_request(void *ctx, struct http_req *r)
 {
     struct cluster *cl = ctx;
     const char *dc = http_param(r, "dc");
+    /* ACL writes of a secondary datacenter belong to the primary */
+    if (cl->cfg.server && (!dc || !*dc || !strcmp(dc, cl->cfg.datacenter)) &&
+        cluster_acl_route(&cl->cfg, r, &dc) < 0)
+        return 1;
     if (dc && *dc && strcmp(dc, cl->cfg.datacenter)) {
         if (r->hops >= HOPS_MAX + 1) { /* datacenters that disagree on names */
             http_reply_text(r, 500, "No path to datacenter");
@@ -736,6 +760,7 @@ static void on_member(void *ctx, const struct gossip_member_change *c)
 {
     struct cluster *cl = ctx;
     track_server(cl, &c->member);
+    cluster__wan_flood(cl, &c->member);
     cluster__snap_changed(cl);
     if (cl->member_fn) cl->member_fn(cl->member_ctx, c);
 }
@@ -821,7 +846,7 @@ static int start_pool(struct cluster *cl, bool wan, struct cn_err *err)
     struct gossip_io_config c;
     struct gossip_tag tags[16];
     size_t n = 0;
-    char port[16], expect[16], name[256];
+    char port[16], expect[16], name[256], wan_port[16];
     gossip_io_config_init(&c);
     snprintf(port, sizeof port, "%d", cl->cfg.server_port);
     snprintf(expect, sizeof expect, "%d", cl->cfg.bootstrap_expect);
@@ -836,6 +861,10 @@ static int start_pool(struct cluster *cl, bool wan, struct cn_err *err)
     if (cl->cfg.server) {
         tags[n++] = (struct gossip_tag){"port", port};
         tags[n++] = (struct gossip_tag){"raft_vsn", "3"};
+        if (cl->cfg.serf_wan_port > 0 && !cl->cfg.dev) {
+            snprintf(wan_port, sizeof wan_port, "%d", cl->cfg.serf_wan_port);
+            tags[n++] = (struct gossip_tag){"wan_join_port", wan_port};
+        }
         if (cl->cfg.bootstrap) tags[n++] = (struct gossip_tag){"bootstrap", "1"};
         if (cl->cfg.bootstrap_expect) tags[n++] = (struct gossip_tag){"expect", expect};
     }
@@ -860,7 +889,7 @@ static int start_pool(struct cluster *cl, bool wan, struct cn_err *err)
         c.core.n_keys = 1;
         c.core.verify_incoming = c.core.verify_outgoing = true;
     }
-    c.core.coordinates = true;
+    c.core.coordinates = !cl->cfg.disable_coordinates;
     c.cb = (struct gossip_io_callbacks){.ctx = cl, .member = wan ? on_wan_member : on_member,
                                         .event = wan ? NULL : on_event, .join = on_join,
                                         .left = wan ? NULL : on_left};
@@ -894,6 +923,7 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cl->cfg.encrypt = keep(cl, 6, cfg->encrypt);
     cl->cfg.build = keep(cl, 7, cfg->build);
     cl->cfg.data_dir = keep(cl, 8, cfg->data_dir);
+    cl->cfg.primary_datacenter = keep(cl, 9, cfg->primary_datacenter);
     cn_map_init(&cl->out_links);
     cn_map_init(&cl->servers);
     cn_list_init(&cl->links);

@@ -44,6 +44,7 @@ struct cluster_config {
     const char *build;         /* "<version>:<revision>" tag */
     const char *data_dir;      /* NULL: no member snapshot (-dev) */
     bool autopilot_cleanup;    /* autopilot.cleanup_dead_servers (default true) */
+    bool disable_coordinates;  /* gossip computes no Vivaldi coordinates */
     int autopilot_min_quorum;  /* autopilot.min_quorum */
     const struct gossip_tag *node_meta; /* as node meta tags? no: kept for members */
     size_t n_node_meta;

@@ -93,7 +93,7 @@ struct rpc_timer {
 struct cluster {
     uv_loop_t *loop;
     struct cluster_config cfg;
-    char *strs[9];
+    char *strs[10];
     struct server *srv;
     struct http_server *http;
     struct net_listener *listener;
@@ -152,6 +152,10 @@ void cluster__route_remote(struct cluster *cl, struct http_req *r, struct route_
  * the WAN retry join's). */
 void cluster__wan_retry_join(struct cluster *cl);
 bool cluster__wan_join_result(struct cluster *cl, const struct gossip_join_result *r);
+/* A LAN member changed: join a server of ours missing from the WAN pool. */
+void cluster__wan_flood(struct cluster *cl, const struct gossip_member *m);
+/* ...every one of them (after any join succeeded). */
+void cluster__wan_flood_all(struct cluster *cl);
 
 /* ---- cluster_snap.c ------------------------------------------------- */
 
@@ -160,6 +164,7 @@ bool cluster__wan_join_result(struct cluster *cl, const struct gossip_join_resul
 #define CLUSTER_USER_JOIN_TOKEN 2 /* /v1/agent/join, cairn join */
 #define CLUSTER_SNAP_JOIN_TOKEN 3
 #define CLUSTER_WAN_JOIN_TOKEN 4  /* -retry-join-wan */
+#define CLUSTER_FLOOD_JOIN_TOKEN 5
 /* Join the members the snapshot files remember (at start). */
 void cluster__snap_rejoin(struct cluster *cl);
 /* Membership changed: rewrite the files soon. */

@@ -21,7 +21,9 @@
 #include "lib/cn_common.h"
 #include "lib/cn_log.h"
 
-#define SNAP_WRITE_DELAY_MS 1000
+/* Short: a server killed a moment after others joined it must still find
+ * them on restart (a seed retry-joins only itself). */
+#define SNAP_WRITE_DELAY_MS 100
 #define SNAP_ADDRS_MAX 4096
 
 static void snap_path(const struct cluster *cl, bool wan, char *out, size_t n)

@@ -169,6 +169,31 @@ size_t cluster_datacenters(struct cluster *cl, char (*out)[64], size_t max)
 
 /* ---- joining ----------------------------------------------------------------- */
 
+/* Consul's WAN flood join: a server of our datacenter that gossip shows on
+ * the LAN but that is not in the WAN pool is joined to it, so joining one
+ * server of a datacenter to the WAN brings all of them. */
+void cluster__wan_flood(struct cluster *cl, const struct gossip_member *m)
+{
+    const char *role = gossip_member_tag(m, "role"), *dc = gossip_member_tag(m, "dc");
+    const char *port = gossip_member_tag(m, "wan_join_port");
+    if (!cl->wan || cl->closing || m->status != GOSSIP_STATUS_ALIVE || !role ||
+        strcmp(role, "consul") || !dc || strcmp(dc, cl->cfg.datacenter) || !port || !*port)
+        return;
+    char wan_name[300], ip[64], addr[96];
+    snprintf(wan_name, sizeof wan_name, "%s.%s", m->name, dc);
+    struct gossip_member w;
+    if (gossip_member_get(gossip_io_core(cl->wan), wan_name, &w) == 0 &&
+        w.status == GOSSIP_STATUS_ALIVE)
+        return;
+    gossip_addr_format_ip(&m->addr, ip, sizeof ip);
+    snprintf(addr, sizeof addr, m->addr.family == 6 ? "[%s]:%s" : "%s:%s", ip, port);
+    const char *addrs[] = {addr};
+    struct cn_err err;
+    CN_DEBUG("cluster", "flood-joining %s to the WAN pool at %s", m->name, addr);
+    if (gossip_io_join(cl->wan, addrs, 1, CLUSTER_FLOOD_JOIN_TOKEN, true, &err))
+        CN_DEBUG("cluster", "WAN flood join of %s: %s", m->name, err.msg);
+}
+
 static void on_wan_retry(uv_timer_t *t)
 {
     cluster__wan_retry_join(t->data);
@@ -196,8 +221,22 @@ void cluster__wan_retry_join(struct cluster *cl)
         schedule_wan_retry(cl);
 }
 
+void cluster__wan_flood_all(struct cluster *cl)
+{
+    if (!cl->wan || !cl->lan) return;
+    const struct gossip *g = gossip_io_core(cl->lan);
+    size_t n = gossip_num_members(g);
+    for (size_t i = 0; i < n; i++) {
+        struct gossip_member m;
+        gossip_member_at(g, i, &m);
+        cluster__wan_flood(cl, &m);
+    }
+}
+
 bool cluster__wan_join_result(struct cluster *cl, const struct gossip_join_result *r)
 {
+    if (r->rc == 0 && r->token != CLUSTER_FLOOD_JOIN_TOKEN) cluster__wan_flood_all(cl);
+    if (r->token == CLUSTER_FLOOD_JOIN_TOKEN) return true; /* the next member change retries */
     if (r->token != CLUSTER_WAN_JOIN_TOKEN) return false;
     if (r->rc == 0) {
         CN_INFO("agent", "Join cluster completed. Synced with %u initial agents: cluster=WAN",

@@ -511,7 +511,9 @@ static int decode(struct agent_config *c, struct cn_err *err)
     c->kv_max_value_size = (uint64_t)agent_config_int(c, "limits.kv_max_value_size", CN_KV_VALUE_MAX_DEFAULT);
     c->txn_max_req_len = (uint64_t)agent_config_int(c, "limits.txn_max_req_len", CN_TXN_REQ_MAX_DEFAULT);
     c->http_max_conns_per_client = (int)agent_config_int(c, "limits.http_max_conns_per_client", 200);
-    c->acl_enabled = agent_config_bool(c, "acl.enabled", false);
+    /* the legacy acl_datacenter implies ACLs, as in Consul */
+    c->acl_enabled =
+        agent_config_bool(c, "acl.enabled", agent_config_get(c, "acl_datacenter") != NULL);
     const char *pol = agent_config_str(c, "acl.default_policy", agent_config_str(c, "acl_default_policy", "allow"));
     c->acl_default_allow = strcmp(pol, "deny") != 0;
     c->pid_file = agent_config_str(c, "pid_file", NULL);

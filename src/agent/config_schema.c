@@ -52,6 +52,7 @@ const struct config_key config_schema[] = {
     {"acl_agent_master_token", T_STR}, {"acl_replication_token", T_STR},
     {"acl_default_policy", T_STR}, {"acl_down_policy", T_STR}, {"acl_ttl", T_DUR},
     {"acl_enforce_version_8", T_BOOL}, {"acl_enable_key_list_policy", T_BOOL},
+    {"enable_acl_replication", T_BOOL},
     /* services, checks, watches */
     {"service", T_ANY}, {"services", T_ANY}, {"check", T_ANY}, {"checks", T_ANY},
     {"watches", T_ANY}, {"enable_script_checks", T_BOOL}, {"enable_local_script_checks", T_BOOL},

@@ -311,7 +311,12 @@ void g_stream_result(struct gossip *g, uint64_t id, int rc, const uint8_t *data,
     if (rc == 0) {
         struct cn_str body;
         rc = pp_body(msgs, &body, error, sizeof error);
-        int32_t budget = s.kind == GS_JOIN ? 0 : G_MERGE_BCAST_MAX;
+        /* A lone joiner need not repeat what it learnt (announce() covers
+         * it), but one already in a pool must: its pool-mates learn the
+         * other side from it, or two pools that merge (a datacenter joining
+         * the WAN) stay half-split until a push-pull, a minute on the WAN. */
+        bool alone = gossip_num_alive(g) <= 1;
+        int32_t budget = s.kind == GS_JOIN && alone ? 0 : G_MERGE_BCAST_MAX;
         if (rc == 0 && g_merge_state(g, body, s.kind == GS_JOIN && s.ignore_old, budget, false)) {
             rc = CN_EPROTO;
             snprintf(error, sizeof error, "malformed state");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/acl_repl.h"
 #include "agent/agent.h"
 #include "http/http_int.h"
 #include "lib/cn_common.h"
@@ -816,6 +817,45 @@ void http_acl_agent_token(struct http_req *r)
         http_reply_empty(r, 200);
 }
 
+/* ---- /v1/acl/replication ------------------------------------------- */
+
+/* A Go time.Time in JSON, for the whole-second UTC times of the status;
+ * Go's zero time when it never happened. */
+static void key_utc(struct cn_jw *w, const char *key, int64_t ns)
+{
+    char buf[32] = "0001-01-01T00:00:00Z";
+    if (ns) {
+        time_t sec = (time_t)(ns / CN_NS_PER_S);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    cn_jw_key_str(w, key, buf);
+}
+
+/* No ACL check (Consul: it leaks nothing and health checks poll it); the
+ * router sends it to the leader, which runs the replication. */
+static void h_replication(struct http_req *r)
+{
+    struct acl_repl_status s;
+    struct cn_jw w;
+    if (acl_off(r)) return;
+    acl_repl_status(r->env->agent ? agent_acl_repl(r->env->agent) : NULL, &s);
+    http_json_begin(r, &w);
+    cn_jw_obj_begin(&w);
+    cn_jw_key_bool(&w, "Enabled", s.enabled);
+    cn_jw_key_bool(&w, "Running", s.running);
+    cn_jw_key_str(&w, "SourceDatacenter", s.source_datacenter);
+    cn_jw_key_str(&w, "ReplicationType", s.replication_type);
+    cn_jw_key_u64(&w, "ReplicatedIndex", s.replicated_index);
+    cn_jw_key_u64(&w, "ReplicatedRoleIndex", s.replicated_role_index);
+    cn_jw_key_u64(&w, "ReplicatedTokenIndex", s.replicated_token_index);
+    key_utc(&w, "LastSuccess", s.last_success_ns);
+    key_utc(&w, "LastError", s.last_error_ns);
+    cn_jw_obj_end(&w);
+    http_reply_json(r, 200, &w);
+}
+
 const struct http_route http_routes_acl[] = {
     /* bootstrap needs no token: it is how the first one is made */
     {"/v1/acl/bootstrap", M_PUT, h_bootstrap, 0, ROUTE_NO_ACL},
@@ -829,5 +869,6 @@ const struct http_route http_routes_acl[] = {
     {"/v1/acl/info/", M_GET, h_legacy_info, 0, 0},
     {"/v1/acl/clone/", M_PUT, h_legacy_clone, 0, 0},
     {"/v1/acl/list", M_GET, h_legacy_list, 0, 0},
+    {"/v1/acl/replication", M_GET, h_replication, 0, ROUTE_NO_ACL},
     HTTP_ROUTES_END,
 };

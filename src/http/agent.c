@@ -4,6 +4,7 @@
 
 #include "agent/agent.h"
 #include "agent/cluster.h"
+#include "agent/coord_sync.h"
 #include "agent/local.h"
 #include "http/agent_int.h"
 #include "http/catalog_int.h"
@@ -11,6 +12,7 @@
 #include "lib/cn_common.h"
 #include "lib/cn_time.h"
 #include "lib/cn_version.h"
+#include "rpc/rpc_coordinate.h"
 
 static void write_member(struct cn_jw *w, struct agent *a)
 {
@@ -99,6 +101,20 @@ static void write_stats(struct cn_jw *w, struct http_req *r, struct agent *a)
     cn_jw_obj_end(w);
 }
 
+/* The agent's LAN coordinate; null with disable_coordinates (Consul). */
+static void write_self_coord(struct cn_jw *w, struct agent *a)
+{
+    struct gossip_coord gc = {.error = 1.5, .height = 10.0e-6}; /* a new node's */
+    struct state_coord sc;
+    if (agent_config_bool(agent_cfg(a), "disable_coordinates", false)) {
+        cn_jw_null(w);
+        return;
+    }
+    if (agent_cluster(a)) cluster_coord_self(agent_cluster(a), false, &gc);
+    agent_coord_from_gossip(&gc, &sc);
+    rpc_json_coord(w, &sc);
+}
+
 static void http_agent_self(struct http_req *r)
 {
     struct agent *a = r->env->agent;
@@ -135,17 +151,7 @@ static void http_agent_self(struct http_req *r)
     cn_jw_key_str(&w, "SessionTTLMin", cn_dur_format(c->session_ttl_min_ns, d, sizeof d));
     cn_jw_obj_end(&w);
     cn_jw_key(&w, "Coord");
-    cn_jw_obj_begin(&w);
-    cn_jw_key(&w, "Vec");
-    cn_jw_arr_begin(&w);
-    for (int i = 0; i < 8; i++) cn_jw_u64(&w, 0);
-    cn_jw_arr_end(&w);
-    cn_jw_key(&w, "Error");
-    cn_jw_double(&w, 1.5);
-    cn_jw_key_u64(&w, "Adjustment", 0);
-    cn_jw_key(&w, "Height");
-    cn_jw_double(&w, 1e-05);
-    cn_jw_obj_end(&w);
+    write_self_coord(&w, a);
     cn_jw_key(&w, "Member");
     write_member(&w, a);
     write_stats(&w, r, a);

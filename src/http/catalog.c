@@ -220,6 +220,7 @@ static void catalog_read(struct http_req *r, enum rpc_catalog_read op, const cha
     }
     http_parse_tags(r, &req->tags, &req->ntags);
     http_parse_node_meta(r, &req->node_meta, &req->nnode_meta);
+    req->near = http_param(r, "near"); /* _agent was resolved before routing (coordinate.c) */
     if (!http_parse_filter(r, catalog_shape(op), &filter)) return;
     req->filter = filter;
     http_read_start(r, &opts, rpc_catalog_run, catalog_done, req, filter);

@@ -263,6 +263,9 @@ static int on_headers_complete(http_parser *p)
     if (tok && *tok) r->token = (char *)tok;
     r->route = http_route_find(r->path);
     c->body_limit = body_limit_of(c, r->route);
+    /* The route's limit, not the generic one, caps the body (a snapshot
+     * restore is tens of MB). */
+    r->body.cap_max = c->body_limit;
     /* Refuse an oversized body before reading it (Consul checks
      * Content-Length the same way). */
     if (p->content_length != ULLONG_MAX && p->content_length > c->body_limit) {
@@ -729,6 +732,7 @@ bool http__conn_will_close(const struct http_req *r)
  * The libFuzzer harness drives the network-facing parsing through this. */
 int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
                      const struct http_env *env);
+void http__resolve_near_agent(struct http_req *r, const char *node) __attribute__((weak));
 int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
                      const struct http_env *env)
 {
@@ -761,6 +765,8 @@ int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
                 if (j) {
                     json_decref(j);
                     http_encoded_query(r);
+                    /* the one rewrite of a raw query (coordinate.c: ?near=_agent) */
+                    if (http__resolve_near_agent) http__resolve_near_agent(r, "fuzz node/é");
                     http_reply_empty(r, 200);
                 }
             }

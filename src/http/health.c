@@ -57,6 +57,7 @@ static void health_read(struct http_req *r, enum rpc_health_read op, const char 
         http_parse_tags(r, &req->tags, &req->ntags);
     }
     http_parse_node_meta(r, &req->node_meta, &req->nnode_meta);
+    req->near = http_param(r, "near"); /* _agent was resolved before routing (coordinate.c) */
     if (!http_parse_filter(r, op == RPC_HEALTH_SERVICE ? rpc_fs_check_service_node : rpc_fs_health_check,
                            &filter))
         return;

@@ -115,6 +115,9 @@ void http_reply_text(struct http_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void http_reply_raw(struct http_req *r, int status, const char *content_type, const void *p,
                     size_t n);
+/* Like http_reply_raw, taking body's bytes instead of copying them (large
+ * answers: a snapshot archive); body is left empty. */
+void http_reply_take(struct http_req *r, int status, const char *content_type, struct cn_buf *body);
 /* 200 with an empty body (agent writes). */
 void http_reply_empty(struct http_req *r, int status);
 /* Map an rpc/state error to Consul's status and text. */

@@ -244,6 +244,15 @@ void http_reply_raw(struct http_req *r, int status, const char *content_type, co
     finish(r, status, content_type);
 }
 
+void http_reply_take(struct http_req *r, int status, const char *content_type, struct cn_buf *body)
+{
+    cn_buf_release(&r->resp_body);
+    r->resp_body = *body;
+    r->resp_body.cap_max = CN_BUF_UNLIMITED;
+    cn_buf_init(body, CN_BUF_UNLIMITED);
+    finish(r, status, content_type);
+}
+
 void http_reply_empty(struct http_req *r, int status)
 {
     cn_buf_reset(&r->resp_body);

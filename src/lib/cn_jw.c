@@ -206,20 +206,59 @@ void cn_jw_i64(struct cn_jw *w, int64_t v)
     cn_buf_put(w->out, tmp, n);
 }
 
+/* Go's encoding/json float64 text: the shortest digits that read back to
+ * the same double (strconv's -1 precision), written without an exponent
+ * unless the magnitude is below 1e-6 or at least 1e21, where the exponent
+ * has no leading zero ("1e-7", "1e+21"). So 1e-05 prints 0.00001. */
+static void put_go_float(struct cn_buf *out, double v)
+{
+    char tmp[40], digits[24];
+    int nd = 0, exp10;
+    if (signbit(v)) cn_buf_putc(out, '-');
+    v = fabs(v);
+    if (v == 0) {
+        cn_buf_putc(out, '0');
+        return;
+    }
+    for (int prec = 0; prec <= 16; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+        if (strtod(tmp, NULL) == v) break;
+    }
+    /* tmp is d[.ddd]e±XX: collect the digits and the exponent */
+    const char *p = tmp;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    exp10 = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    if (v < 1e-6 || v >= 1e21) {
+        cn_buf_putc(out, digits[0]);
+        if (nd > 1) {
+            cn_buf_putc(out, '.');
+            cn_buf_put(out, digits + 1, (size_t)nd - 1);
+        }
+        cn_buf_putf(out, exp10 < 0 ? "e-%d" : "e+%02d", abs(exp10));
+    } else if (exp10 < 0) {
+        cn_buf_puts(out, "0.");
+        for (int i = 0; i < -exp10 - 1; i++) cn_buf_putc(out, '0');
+        cn_buf_put(out, digits, (size_t)nd);
+    } else if (exp10 >= nd - 1) {
+        cn_buf_put(out, digits, (size_t)nd);
+        for (int i = 0; i < exp10 - (nd - 1); i++) cn_buf_putc(out, '0');
+    } else {
+        cn_buf_put(out, digits, (size_t)exp10 + 1);
+        cn_buf_putc(out, '.');
+        cn_buf_put(out, digits + exp10 + 1, (size_t)(nd - exp10 - 1));
+    }
+}
+
 void cn_jw_double(struct cn_jw *w, double v)
 {
-    char tmp[40];
     pre_item(w);
     if (!isfinite(v)) {
         cn_buf_put(w->out, "0", 1);
         return;
     }
-    /* Shortest text that reads back to the same double, as Go prints floats. */
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) break;
-    }
-    cn_buf_puts(w->out, tmp);
+    put_go_float(w->out, v);
 }
 
 void cn_jw_bool(struct cn_jw *w, bool v)

@@ -37,6 +37,13 @@
 #define CN_EVENT_SIZE_MAX 512
 #define CN_EVENT_BUFFER 256
 
+/* Network coordinates (Consul's consul.coordinate defaults): a server
+ * applies at most BATCH_SIZE updates per command and MAX_BATCHES commands
+ * per period, dropping the rest; names in a coordinate row are bounded. */
+#define CN_COORD_BATCH_SIZE 128
+#define CN_COORD_MAX_BATCHES 5
+#define CN_COORD_NAME_MAX 4096
+
 /* Codec: the largest single field in an encoded command or frame. */
 #define CN_CODEC_FIELD_MAX (16 * 1024 * 1024)
 

@@ -9,6 +9,7 @@
 #include "lib/cn_common.h"
 #include "lib/cn_uuid.h"
 #include "rpc/rpc_catalog.h"
+#include "rpc/rpc_coordinate.h"
 #include "rpc/rpc_int.h"
 
 static const char *nz(const char *s)
@@ -213,6 +214,7 @@ int rpc_catalog_run(struct rpc_query *q, struct state_store *st, struct state_wa
     switch (req->op) {
     case RPC_CATALOG_NODES:
         q->meta.index = state_nodes_list(st, ws, on_node, &c);
+        rpc_near_sort_catalog(st, req->near, req->op, resp);
         return 0;
     case RPC_CATALOG_SERVICES:
         q->meta.index = state_services_list(st, ws, on_service_for_names, &c);
@@ -223,6 +225,7 @@ int rpc_catalog_run(struct rpc_query *q, struct state_store *st, struct state_wa
         return 0;
     case RPC_CATALOG_SERVICE:
         q->meta.index = state_service_instances(st, req->name, ws, on_instance, &c);
+        rpc_near_sort_catalog(st, req->near, req->op, resp);
         return 0;
     case RPC_CATALOG_NODE:
     case RPC_CATALOG_NODE_SERVICES:
@@ -381,10 +384,9 @@ int rpc_node_dump_run(struct rpc_query *q, struct state_store *st, struct state_
     struct rpc_node_dump *d = CN_ARENA_NEW(&q->arena, struct rpc_node_dump);
     struct dump_ctx c = {.q = q, .d = d};
     q->resp = d;
-    if (!acl_allow(q->authz, ACL_R_NODE, node, ACL_A_READ)) {
-        q->meta.index = state_node_index(st, node);
-        return 0;
-    }
+    /* an agent asks with a token that may read its own node: anything
+     * else is refused outright rather than answered with an empty record */
+    if (!acl_allow(q->authz, ACL_R_NODE, node, ACL_A_READ)) return CN_EPERM;
     const struct state_node *n = state_node_get(st, node, ws);
     if (n) d->node = state_node_copy(&q->arena, n);
     state_node_services(st, node, ws, dump_service, &c);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/cn_common.h"
+#include "rpc/rpc_coordinate.h"
 #include "rpc/rpc_health.h"
 #include "rpc/rpc_int.h"
 
@@ -139,15 +140,18 @@ int rpc_health_run(struct rpc_query *q, struct state_store *st, struct state_wat
          * reported is the checks table's (Consul's rule). */
         state_service_instances(st, req->name, ws, on_instance_checks, &h);
         q->meta.index = state_table_index(st, STATE_T_CHECKS);
+        rpc_near_sort_health(st, req->near, req->op, resp);
         return 0;
     case RPC_HEALTH_SERVICE:
         q->meta.index = state_health_service(st, req->name, req->tags, req->ntags, req->passing,
                                              ws, on_csn, &h);
+        rpc_near_sort_health(st, req->near, req->op, resp);
         return 0;
     case RPC_HEALTH_STATE: {
         char status[16];
         snprintf(status, sizeof status, "%.*s", (int)req->name.len, req->name.p);
         q->meta.index = state_checks_in_state(st, status, ws, on_check, &h);
+        rpc_near_sort_health(st, req->near, req->op, resp);
         return 0;
     }
     }

@@ -146,6 +146,9 @@ static void evaluate(struct rpc_query *q)
     q->meta.effective = q->opts.mode;
     /* Index 0 is never reported: clients treat 0 as "no blocking support". */
     if (q->meta.index == 0) q->meta.index = 1;
+    /* Nor one from before a snapshot restore, which replaced every result
+     * (restored KV entries keep their older ModifyIndex). */
+    q->meta.index = CN_MAX(q->meta.index, state_restore_index(rpc->st));
     if (rc || !blocking || q->meta.index > q->opts.min_index) {
         finish(q, rc);
         return;

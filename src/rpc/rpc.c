@@ -55,6 +55,23 @@ size_t rpc_peers(struct rpc *rpc, const char **out, size_t max)
     return rpc->ops->peers(rpc->be, out, max);
 }
 
+struct rpc_snapshot *rpc_snapshot_start(struct rpc *rpc, bool restore, bool stale, char *archive,
+                                        size_t len, rpc_snapshot_fn done, void *arg)
+{
+    if (!rpc->ops->snapshot) {
+        struct rpc_snapshot_result r = {.rc = CN_ENOSERVERS, .error = "No known Consul servers"};
+        free(archive);
+        done(arg, &r);
+        return NULL;
+    }
+    return rpc->ops->snapshot(rpc->be, restore, stale, archive, len, done, arg);
+}
+
+void rpc_snapshot_cancel(struct rpc *rpc, struct rpc_snapshot *op)
+{
+    if (op && rpc->ops->snapshot_cancel) rpc->ops->snapshot_cancel(rpc->be, op);
+}
+
 size_t rpc_parked_count(struct rpc *rpc)
 {
     return rpc->parked;

@@ -67,6 +67,18 @@ typedef void (*rpc_timer_fn)(void *arg);
 typedef void (*rpc_ready_fn)(void *arg, int rc);
 typedef void (*rpc_applied_fn)(void *arg, int rc, struct rpc_result *res);
 
+/* Snapshots (GET/PUT /v1/snapshot): the backend's answer, once. */
+struct rpc_snapshot_result {
+    int rc;
+    const char *error;      /* when rc != 0: Consul's wording */
+    struct cn_buf *archive; /* save: the gzip'd archive (the callee may take its bytes) */
+    uint64_t index;         /* save: the state index captured; restore: the index after it */
+    bool known_leader;
+    uint64_t last_contact_ms;
+};
+typedef void (*rpc_snapshot_fn)(void *arg, const struct rpc_snapshot_result *r);
+struct rpc_snapshot;
+
 struct rpc_backend_ops {
     /* Propose an encoded command (copied). applied() runs once, later, after
      * commit and FSM apply (or with an error such as CN_ENOLEADER). */
@@ -80,6 +92,12 @@ struct rpc_backend_ops {
     struct rpc_timer *(*timer_start)(void *be, uint64_t ms, rpc_timer_fn fn, void *arg);
     void (*timer_stop)(void *be, struct rpc_timer *t);
     uint64_t (*random)(void *be);
+    /* Save a snapshot archive (stale: no read barrier) or restore one
+     * (archive taken, freed by the backend). done() runs once
+     * unless snapshot_cancel ran first. NULL on a backend without state. */
+    struct rpc_snapshot *(*snapshot)(void *be, bool restore, bool stale, char *archive, size_t len,
+                                     rpc_snapshot_fn done, void *arg);
+    void (*snapshot_cancel)(void *be, struct rpc_snapshot *op);
 };
 
 struct rpc_config {
@@ -99,6 +117,11 @@ struct acl_resolver *rpc_acl(struct rpc *rpc);
 const struct rpc_config *rpc_config(struct rpc *rpc);
 const char *rpc_leader(struct rpc *rpc);
 size_t rpc_peers(struct rpc *rpc, const char **out, size_t max);
+/* The backend's snapshot save/restore (see rpc_backend_ops.snapshot); a
+ * backend without one answers "No known Consul servers" at once (NULL). */
+struct rpc_snapshot *rpc_snapshot_start(struct rpc *rpc, bool restore, bool stale, char *archive,
+                                        size_t len, rpc_snapshot_fn done, void *arg);
+void rpc_snapshot_cancel(struct rpc *rpc, struct rpc_snapshot *op);
 /* Queries parked right now (for metrics and benchmarks). */
 size_t rpc_parked_count(struct rpc *rpc);
 

@@ -35,6 +35,7 @@ struct rpc_catalog_req {
     const struct rpc_meta_filter *node_meta;
     size_t nnode_meta;
     const struct rpc_filter *filter; /* NULL = none; shape per op */
+    const char *near; /* ?near (NODES, SERVICE): node to sort by RTT from; NULL = none */
 };
 
 struct rpc_service_tags {
@@ -70,7 +71,8 @@ struct rpc_node_dump {
     size_t nchecks;
 };
 /* q->req is the node name (const char *); q->resp a struct rpc_node_dump.
- * Needs node:read; services and service checks are filtered by service:read. */
+ * Needs node:read (else CN_EPERM); services and service checks are
+ * filtered by service:read. */
 int rpc_node_dump_run(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws);
 void rpc_node_dump_encode(const struct rpc_node_dump *d, struct cn_buf *out);
 /* CN_ECORRUPT on a malformed or truncated dump. */

@@ -26,6 +26,7 @@ enum rpc_cmd_type {
     RPC_CMD_PREPARED_QUERY = 8,
     RPC_CMD_COORDINATES = 9,
     RPC_CMD_AUTOPILOT = 10,
+    RPC_CMD_RESTORE = 11, /* a chunk of a user's snapshot archive (server/restore.h) */
     RPC_CMD__COUNT
 };
 

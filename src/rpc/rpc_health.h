@@ -25,6 +25,7 @@ struct rpc_health_req {
     const struct rpc_meta_filter *node_meta;
     size_t nnode_meta;
     const struct rpc_filter *filter; /* NULL = none */
+    const char *near; /* ?near (CHECKS, SERVICE, STATE): node to sort by RTT from */
 };
 
 /* One CheckServiceNode: node checks first, then the instance's own. */

@@ -16,6 +16,7 @@
 #include "lib/cn_rand.h"
 #include "lib/cn_uuid.h"
 #include "server/fsm.h"
+#include "server/restore.h"
 #include "storage/storage.h"
 
 struct pend_write {
@@ -29,9 +30,16 @@ struct prop {
     rpc_applied_fn cb;
     void *arg;
     uint64_t index, term;
-    uint32_t len;
-    uint8_t cmd[];
+    /* The command, shared with the core's log entry: one copy per write
+     * (a snapshot restore proposes tens of MB). */
+    struct raft_buf *cmd;
 };
+
+static void prop_free(struct prop *p)
+{
+    raft_buf_unref(p->cmd);
+    free(p);
+}
 
 struct readreq {
     struct cn_list link;
@@ -64,6 +72,13 @@ struct raftnode {
     bool leader, leader_ready;
     uint64_t applied_index, applied_term;
     struct raft_config applied_conf;
+    uint64_t applied_conf_index;
+    /* A user's snapshot restore being applied (server/restore.h): the run
+     * of chunks staged so far, and the state index's offset from the Raft
+     * index that a restore of a longer history leaves behind. */
+    struct server_restore *restore;
+    uint64_t index_base;
+    bool snapshot_soon; /* a restore replaced the store: snapshot it */
     char snap_path[STORAGE_PATH_MAX];
     uint64_t snap_index, snap_term;
     int recv_fd;
@@ -244,6 +259,9 @@ static void install_snapshot(struct raftnode *rn, const struct raft_update *u)
     rn->applied_index = u->snap.index;
     rn->applied_term = u->snap.term;
     rn->applied_conf = u->snap.conf;
+    rn->applied_conf_index = u->snap.index;
+    rn->index_base = server_restore_index_base(rn->st);
+    server_restore_reset(rn->restore);
     CN_INFO("raft", "installed snapshot from the leader: index=%" PRIu64 " term=%" PRIu64,
             u->snap.index, u->snap.term);
 }
@@ -327,22 +345,40 @@ static void complete(struct raftnode *rn, uint64_t index, uint64_t term, bool ou
             struct rpc_result lost = {.index = p->index};
             p->cb(p->arg, CN_ENOLEADER, &lost);
         }
-        free(p);
+        prop_free(p);
     }
+}
+
+static int apply_restore_chunk(struct raftnode *rn, const struct raft_entry *e,
+                               struct rpc_result *res)
+{
+    bool restored;
+    int rc = server_restore_apply(rn->restore, rn->st, e->index, e->data, e->len, e->buf,
+                                  &rn->index_base, &restored, res);
+    if (restored) {
+        rn->snapshot_soon = true;
+        if (rn->hooks.restored) rn->hooks.restored(rn->hooks.ctx);
+    }
+    return rc;
 }
 
 static void apply(struct raftnode *rn, const struct raft_update *u)
 {
     for (size_t i = 0; i < u->n_committed; i++) {
         const struct raft_entry *e = &u->committed[i];
-        struct rpc_result res = {.index = e->index};
+        struct rpc_result res = {.index = e->index + rn->index_base};
         int rc = 0;
-        if (e->type == RAFT_ENTRY_NORMAL) {
-            rc = server_fsm_apply(rn->st, e->index, e->data, e->len, &res);
+        bool chunk = e->type == RAFT_ENTRY_NORMAL && server_restore_is_chunk(e->data, e->len);
+        if (!chunk) server_restore_reset(rn->restore); /* a run is contiguous or abandoned */
+        if (chunk) {
+            rc = apply_restore_chunk(rn, e, &res);
+        } else if (e->type == RAFT_ENTRY_NORMAL) {
+            rc = server_fsm_apply(rn->st, e->index + rn->index_base, e->data, e->len, &res);
         } else if (e->type == RAFT_ENTRY_CONFIG) {
             struct raft_config c;
             if (raft_config_decode(e->data, e->len, &c) == 0) {
                 rn->applied_conf = c;
+                rn->applied_conf_index = e->index;
                 if (rn->hooks.config) rn->hooks.config(rn->hooks.ctx, &c);
             }
         }
@@ -384,7 +420,7 @@ static void fail_queued(struct raftnode *rn, int rc)
         struct rpc_result res = {0};
         cn_list_remove(&p->link);
         p->cb(p->arg, rc, &res);
-        free(p);
+        prop_free(p);
     }
     rn->n_to_propose = 0;
     while (!cn_list_empty(&rn->to_read)) {
@@ -418,6 +454,10 @@ static void notice_state(struct raftnode *rn, const struct raft_update *u)
 static void take_snapshot(struct raftnode *rn)
 {
     struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+    /* Staged restore chunks are not in the store yet: a snapshot now would
+     * lose them for anyone restarting or installing from it (restore.h). */
+    if (server_restore_pending(rn->restore)) return;
+    rn->snapshot_soon = false;
     ev.snapshot_taken.index = rn->applied_index;
     if (rn->log) {
         struct cn_buf conf;
@@ -480,7 +520,7 @@ static void drive(struct raftnode *rn)
             struct raft_event ev = {.type = RAFT_EV_PERSISTED, .persisted.seq = seq};
             step(rn, &ev, NULL);
         }
-        if (snap) take_snapshot(rn);
+        if (snap || rn->snapshot_soon) take_snapshot(rn);
     }
     if (rn->log) {
         /* A flush may already cover what we just queued. */
@@ -514,7 +554,7 @@ static void on_kick(uv_idle_t *h)
         cn_list_foreach(l, &rn->to_propose)
         {
             struct prop *p = cn_list_entry(l, struct prop, link);
-            items[i++] = (struct raft_proposal){p->cmd, p->len, NULL};
+            items[i++] = (struct raft_proposal){p->cmd->data, (uint32_t)p->cmd->len, p->cmd};
         }
         struct raft_event ev = {.type = RAFT_EV_PROPOSE, .propose = {items, n}};
         int rc;
@@ -566,11 +606,10 @@ void raftnode_propose(struct raftnode *rn, const void *cmd, size_t len, rpc_appl
         applied(arg, rn->closing ? CN_ESHUTDOWN : CN_ENOLEADER, &res);
         return;
     }
-    struct prop *p = cn_malloc(sizeof *p + len);
+    struct prop *p = CN_NEW(struct prop);
     p->cb = applied;
     p->arg = arg;
-    p->len = (uint32_t)len;
-    memcpy(p->cmd, cmd, len);
+    p->cmd = raft_buf_copy(cmd, len);
     cn_list_insert_tail(&rn->to_propose, &p->link);
     rn->n_to_propose++;
     kick(rn);
@@ -660,6 +699,63 @@ int raftnode_transfer(struct raftnode *rn, raft_id target)
     return rc;
 }
 
+/* ---- a user's snapshot restore ------------------------------------ */
+
+/* One restore's chunks answer as one: the last chunk's result, or the
+ * first failure. */
+struct restore_run {
+    rpc_applied_fn cb;
+    void *arg;
+    size_t left;
+    int rc;
+    char *text;
+    uint64_t index;
+};
+
+static void restore_chunk_applied(void *arg, int rc, struct rpc_result *res)
+{
+    struct restore_run *run = arg;
+    if (rc && !run->rc) {
+        run->rc = rc;
+        run->text = res && res->text ? cn_strdup(res->text) : NULL;
+    }
+    if (!rc && res) run->index = res->index;
+    if (--run->left) return;
+    struct rpc_result out = {.index = run->index, .ok = run->rc == 0, .text = run->text};
+    run->cb(run->arg, run->rc, &out);
+    free(run->text);
+    free(run);
+}
+
+void raftnode_restore(struct raftnode *rn, const void *archive, size_t len, rpc_applied_fn applied,
+                      void *arg)
+{
+    if (rn->closing || !rn->leader || len == 0 || len > SERVER_RESTORE_ARCHIVE_MAX) {
+        struct rpc_result res = {0};
+        applied(arg, rn->closing ? CN_ESHUTDOWN : !rn->leader ? CN_ENOLEADER : CN_ETOOBIG, &res);
+        return;
+    }
+    size_t total = (len + SERVER_RESTORE_CHUNK - 1) / SERVER_RESTORE_CHUNK;
+    struct restore_run *run = CN_NEW(struct restore_run);
+    struct cn_buf cmd;
+    uint64_t id = cn_rand_os_u64();
+    run->cb = applied;
+    run->arg = arg;
+    run->left = total;
+    cn_buf_init(&cmd, CN_BUF_UNLIMITED);
+    /* Queued back to back in one loop turn: on_kick proposes them as one
+     * batch, so they are contiguous in the log (restore.h). */
+    for (size_t i = 0; i < total; i++) {
+        size_t off = i * SERVER_RESTORE_CHUNK, n = CN_MIN((size_t)SERVER_RESTORE_CHUNK, len - off);
+        cn_buf_reset(&cmd);
+        server_restore_chunk_encode(id, (uint32_t)i, (uint32_t)total, len,
+                                    (const uint8_t *)archive + off, n, &cmd);
+        raftnode_propose(rn, cmd.data, cmd.len, restore_chunk_applied, run);
+    }
+    cn_buf_release(&cmd);
+    CN_INFO("raft", "proposing a snapshot restore: %zu bytes in %zu entries", len, total);
+}
+
 /* ---- start and stop ------------------------------------------------ */
 
 static int load_entries(struct raftnode *rn, uint64_t from, struct raft_entry **out, size_t *n,
@@ -713,19 +809,21 @@ static int recover(struct raftnode *rn, struct cn_err *err)
         const struct storage_snapshot_meta *m = storage_snapshot_reader_meta(rd);
         rs.snap.index = m->index;
         rs.snap.term = m->term;
+        /* m and the path belong to rd: use them before closing it */
+        snprintf(rn->snap_path, sizeof rn->snap_path, "%s", storage_snapshot_reader_path(rd));
         if (raft_config_decode(m->conf, m->conf_len, &rs.snap.conf)) {
             storage_snapshot_close(rd);
-            return cn_err_set(err, CN_ECORRUPT, "snapshot %s: bad configuration",
-                              storage_snapshot_reader_path(rd));
+            return cn_err_set(err, CN_ECORRUPT, "snapshot %s: bad configuration", rn->snap_path);
         }
-        snprintf(rn->snap_path, sizeof rn->snap_path, "%s", storage_snapshot_reader_path(rd));
         rc = state_snapshot_restore(rn->st, storage_snapshot_read_fn, rd, err);
         storage_snapshot_close(rd);
         if (rc) return rc;
-        rn->snap_index = rn->applied_index = m->index;
-        rn->snap_term = rn->applied_term = m->term;
+        rn->snap_index = rn->applied_index = rs.snap.index;
+        rn->snap_term = rn->applied_term = rs.snap.term;
         rn->applied_conf = rs.snap.conf;
-        CN_INFO("raft", "restored from snapshot: index=%" PRIu64, m->index);
+        rn->applied_conf_index = rs.snap.index;
+        rn->index_base = server_restore_index_base(rn->st);
+        CN_INFO("raft", "restored from snapshot: index=%" PRIu64, rs.snap.index);
     } else if (rc != CN_ENOENT) {
         return rc;
     }
@@ -768,6 +866,7 @@ int raftnode_new(uv_loop_t *loop, const struct raftnode_config *cfg,
     rn->hooks = *hooks;
     rn->st = st;
     rn->recv_fd = -1;
+    rn->restore = server_restore_new();
     rn->id = raftnode_id_of(cfg->node_id);
     cn_list_init(&rn->to_propose);
     cn_list_init(&rn->proposed);
@@ -819,6 +918,7 @@ static void handle_closed(uv_handle_t *h)
     struct raftnode *rn = h->data;
     if (--rn->open_handles) return;
     raft_free(rn->raft);
+    server_restore_free(rn->restore);
     free(rn->pw);
     free(rn->data_dir);
     free(rn->node_name);
@@ -835,7 +935,7 @@ void raftnode_free(struct raftnode *rn)
         struct rpc_result res = {0};
         cn_list_remove(&p->link);
         p->cb(p->arg, CN_ESHUTDOWN, &res);
-        free(p);
+        prop_free(p);
     }
     while (!cn_list_empty(&rn->reads)) {
         struct readreq *q = cn_list_entry(rn->reads.next, struct readreq, link);
@@ -881,6 +981,32 @@ uint64_t raftnode_last_contact_ms(const struct raftnode *rn)
 uint64_t raftnode_applied_index(const struct raftnode *rn)
 {
     return rn->applied_index;
+}
+
+uint64_t raftnode_applied_term(const struct raftnode *rn)
+{
+    return rn->applied_term;
+}
+
+const struct raft_config *raftnode_applied_config(const struct raftnode *rn, uint64_t *index)
+{
+    if (index) *index = rn->applied_conf_index;
+    return &rn->applied_conf;
+}
+
+uv_loop_t *raftnode_loop(const struct raftnode *rn)
+{
+    return rn->loop;
+}
+
+struct state_store *raftnode_state(const struct raftnode *rn)
+{
+    return rn->st;
+}
+
+const char *raftnode_data_dir(const struct raftnode *rn)
+{
+    return rn->data_dir;
 }
 
 bool raftnode_has_data(const struct raftnode *rn)

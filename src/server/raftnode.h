@@ -41,6 +41,10 @@ struct raftnode_hooks {
     void (*leadership)(void *ctx, bool leader);
     /* A configuration entry was applied. */
     void (*config)(void *ctx, const struct raft_config *c);
+    /* A user's snapshot restore replaced the store (every server, when it
+     * applies it): leader-maintained state (session timers, ACL objects)
+     * must be re-established. */
+    void (*restored)(void *ctx);
 };
 
 struct raftnode;
@@ -54,6 +58,12 @@ void raftnode_free(struct raftnode *rn);
 /* Leader: propose an encoded command; applied() runs once (CN_ENOTLEADER
  * at once when not the leader). */
 void raftnode_propose(struct raftnode *rn, const void *cmd, size_t len, rpc_applied_fn applied,
+                      void *arg);
+/* Leader: propose a verified snapshot archive (copied) as a run of restore
+ * commands (server/restore.h); applied() runs once, when the last one is
+ * applied here, with res->index the state index after the restore, or the
+ * first error (the archive's message in res->text). */
+void raftnode_restore(struct raftnode *rn, const void *archive, size_t len, rpc_applied_fn applied,
                       void *arg);
 /* Make a read safe: stale at once; default under the leader lease;
  * consistent after a read-index round. ready() runs once. */
@@ -73,6 +83,12 @@ bool raftnode_is_leader(const struct raftnode *rn);
 raft_id raftnode_leader(const struct raftnode *rn);
 uint64_t raftnode_last_contact_ms(const struct raftnode *rn);
 uint64_t raftnode_applied_index(const struct raftnode *rn);
+uint64_t raftnode_applied_term(const struct raftnode *rn);
+/* The configuration as of the applied index, and the Raft index of its entry. */
+const struct raft_config *raftnode_applied_config(const struct raftnode *rn, uint64_t *index);
+uv_loop_t *raftnode_loop(const struct raftnode *rn);
+struct state_store *raftnode_state(const struct raftnode *rn);
+const char *raftnode_data_dir(const struct raftnode *rn); /* NULL in -dev */
 bool raftnode_has_data(const struct raftnode *rn); /* any log or snapshot */
 const struct raft_config *raftnode_config(const struct raftnode *rn);
 uint64_t raftnode_term(const struct raftnode *rn);

@@ -13,6 +13,7 @@
 #include "rpc/rpc_cmd.h"
 #include "server/raftnode.h"
 #include "server/sessions.h"
+#include "server/snapshot.h"
 
 struct server {
     uv_loop_t *loop;
@@ -149,6 +150,8 @@ static const struct rpc_backend_ops ops = {
     .timer_start = be_timer_start,
     .timer_stop = be_timer_stop,
     .random = be_random,
+    .snapshot = server_snapshot,
+    .snapshot_cancel = server_snapshot_cancel,
 };
 
 const struct rpc_backend_ops *server_backend_ops(void)
@@ -182,6 +185,17 @@ static void on_leadership(void *ctx, bool leader)
     if (leader) server_establish_leadership(s);
     server_sessions_leader(s->sess, leader);
     if (s->hooks.leadership) s->hooks.leadership(s->hooks.ctx, leader);
+}
+
+/* A snapshot restore replaced the store: redo what the leader derives from
+ * it (Consul's reassertLeaderCh after a restore). */
+static void on_restored(void *ctx)
+{
+    struct server *s = ctx;
+    if (!raftnode_is_leader(s->rn)) return;
+    server_sessions_leader(s->sess, false);
+    server_sessions_leader(s->sess, true);
+    server_establish_leadership(s);
 }
 
 static void on_raft_send(void *ctx, raft_id to, const void *msg, size_t len)
@@ -225,7 +239,8 @@ int server_new(uv_loop_t *loop, const struct server_config *cfg, const struct se
         .snapshot_threshold = cfg->snapshot_threshold,
         .trailing_logs = cfg->trailing_logs,
     };
-    struct raftnode_hooks rh = {.ctx = s, .send = on_raft_send, .leadership = on_leadership};
+    struct raftnode_hooks rh = {.ctx = s, .send = on_raft_send, .leadership = on_leadership,
+                                .restored = on_restored};
     s->sess = server_sessions_new(loop, st, s);
     *out = s;
     return raftnode_new(loop, &rc, &rh, st, &s->rn, err);
@@ -329,4 +344,14 @@ void server_apply_local(struct server *s, const void *cmd, size_t len, rpc_appli
 const char *server_rpc_addr(const struct server *s)
 {
     return s->rpc_addr;
+}
+
+struct raftnode *server_raftnode(const struct server *s)
+{
+    return s->rn;
+}
+
+const char *server_peer_addr(struct server *s, raft_id id)
+{
+    return addr_of(s, id);
 }

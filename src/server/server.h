@@ -73,6 +73,10 @@ int server_raft_change(struct server *s, int op, raft_id id);
 size_t server_raft_peers(const struct server *s, struct raft_peer_status *out, size_t max);
 uint64_t server_raft_term(const struct server *s);
 const char *server_rpc_addr(const struct server *s); /* our advertised RPC address */
+/* "ip:port" of a server's RPC port (ours included), NULL when unknown. */
+const char *server_peer_addr(struct server *s, raft_id id);
+/* The Raft replica (snapshot save and restore, server/snapshot.h). */
+struct raftnode *server_raftnode(const struct server *s);
 uint64_t server_raft_commit_index(const struct server *s);
 uint64_t server_raft_last_index(const struct server *s);
 /* Propose as the leader would (the cluster layer's APPLY frames). */

@@ -206,6 +206,7 @@ static int delete_node_row(struct state_txn *tx, struct cat_node_row *r)
     cn_buf_release(&b);
     state__index_set(tx, CN_STR("node_last_extinction"));
     state__notify(tx, STATE_W_NODE, lnode);
+    if ((rc = state__coordinates_node_deleted(tx, cn_str_from(r->n.name)))) return rc;
     if (state__sessions_node_deleted) return state__sessions_node_deleted(tx, cn_str_from(r->n.name));
     return 0;
 }

@@ -543,6 +543,56 @@ void state_acl_policy_free(struct state_acl_policy *p);
 bool state_meta_get(struct state_store *st, const char *name, uint64_t *num, struct cn_str *bytes);
 int state_meta_set_txn(struct state_txn *tx, const char *name, uint64_t num, struct cn_str bytes);
 
+/* ---- network coordinates (src/state/coordinate.c, issue 13) ----------- */
+
+/* A Vivaldi coordinate as Serf's coordinate.Coordinate holds it; cairn's
+ * gossip computes them in 8 dimensions, and updates of any other size are
+ * refused before they reach the store. */
+#define STATE_COORD_DIM 8
+struct state_coord {
+    double vec[STATE_COORD_DIM];
+    double error;
+    double adjustment;
+    double height;
+};
+
+/* A row (Consul's structs.Coordinate): a node's LAN coordinate in a network
+ * segment ("" in OSS). Keyed by (node, segment), both case-insensitive.
+ * Coordinates carry no Raft indexes: Consul's rows have none either. */
+struct state_coordinate {
+    char *node;
+    char *segment;
+    struct state_coord coord;
+};
+
+/* Every component finite (Serf's IsValid). */
+bool state_coord_valid(const struct state_coord *c);
+/* Estimated round trip in seconds (Serf's DistanceTo, kept in float
+ * seconds: callers that print Go's nanosecond Duration truncate it). */
+double state_coord_distance(const struct state_coord *a, const struct state_coord *b);
+
+typedef bool (*state_coordinate_fn)(void *ctx, const struct state_coordinate *c);
+/* Every row ordered by node, then segment. Returns the table index. */
+uint64_t state_coordinates_list(struct state_store *st, struct state_watch_set *ws,
+                                state_coordinate_fn fn, void *ctx);
+/* The rows of one node (its segments). Returns the table index. */
+uint64_t state_node_coordinates(struct state_store *st, struct cn_str node,
+                                struct state_watch_set *ws, state_coordinate_fn fn, void *ctx);
+size_t state_coordinate_count(const struct state_store *st);
+
+/* Consul's CoordinateBatchUpdate: upsert each row, silently skipping
+ * invalid coordinates and nodes the catalog does not know (their
+ * coordinate is deleted with the node, so it cannot be stored before it).
+ * The table index moves even when every row was skipped, as in Consul;
+ * watchers fire only when a row was written. Deleting a node deletes its
+ * rows (catalog_write.c calls state__coordinates_node_deleted). */
+int state_coordinate_batch_txn(struct state_txn *tx, const struct state_coordinate *v, size_t n);
+
+/* Row codec (snapshots and the RPC_CMD_COORDINATES command share it);
+ * decoding allocates strings from the arena. CN_ECORRUPT on bad input. */
+void state_coordinate_encode(const struct state_coordinate *c, struct cn_buf *out);
+int state_coordinate_decode(struct cn_dec *d, struct cn_arena *a, struct state_coordinate *out);
+
 /* ---- snapshots ------------------------------------------------------- */
 
 /* Stream the whole store; write returns 0 or a negative error that aborts. */
@@ -555,6 +605,22 @@ int state_snapshot_write(struct state_store *st, state_write_fn write, void *ctx
  * the store is left empty and err says where the input went wrong. */
 int state_snapshot_restore(struct state_store *st, state_read_fn read, void *ctx,
                            struct cn_err *err);
+
+/* A user's snapshot restore (PUT /v1/snapshot): restore the archive into a
+ * scratch store with state_snapshot_restore, stamp it, then swap it in.
+ * state_restore_stamp(scratch, index) makes index (>= its last index) the
+ * index of every table and every fine-grained index, as if one write at
+ * index had replaced everything: no table or fine-grained index a client saw
+ * before the restore can be above what it sees after. state_replace moves from's
+ * contents into st (pointers to st stay valid), frees from and the old
+ * contents, and fires every watch on st; from must have no watch sets. */
+void state_restore_stamp(struct state_store *st, uint64_t index);
+/* The index of the last restore (0: none). A query's index is never below
+ * it: the restore changed everything at that index, so a client blocked on
+ * an index from before must wake even where the restored records carry
+ * older ModifyIndexes (KV). */
+uint64_t state_restore_index(struct state_store *st);
+void state_replace(struct state_store *st, struct state_store *from);
 
 /* Structural self-check (tests, simulator). */
 bool state_check_invariants(struct state_store *st);

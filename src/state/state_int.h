@@ -107,6 +107,10 @@ int state__sessions_check_deleted(struct state_txn *tx, struct cn_str node,
                                   struct cn_str check_id) __attribute__((weak));
 int state__sessions_node_deleted(struct state_txn *tx, struct cn_str node) __attribute__((weak));
 
+/* Coordinates (coordinate.c): a node deleted from the catalog takes its
+ * coordinates with it in the same transaction (Consul's deleteNodeTxn). */
+int state__coordinates_node_deleted(struct state_txn *tx, struct cn_str node);
+
 /* Table operations of each family, registered in store.c. */
 extern const struct state_table_ops state__kvs_ops;
 extern const struct state_table_ops state__tombstone_ops;

@@ -22,8 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class MultiDC:
+    """extra: agent flags for every agent; dc_extra: {dc: flags} for the
+    agents of one datacenter (e.g. its own -config-file); token: sent with
+    the readiness checks of start() (needed under ACL default deny)."""
+
     def __init__(self, dcs=("dc1", "dc2"), servers=3, clients=1, delay_ms=20,
-                 raft_multiplier=1, extra=()):
+                 raft_multiplier=1, extra=(), dc_extra=None, token=None):
+        self.token = token
         pid = os.getpid()
         self.tag = f"cw{pid % 100000}"
         net = 150 + pid % 50
@@ -81,10 +86,13 @@ class MultiDC:
                 os.makedirs(data)
                 args = ["-node", name, "-datacenter", dc, "-data-dir", data, "-bind", ip,
                         "-client", ip, "-config-file", conf, "-retry-interval", "1s",
-                        "-retry-join", f"{prefix}.1", *extra]
+                        "-retry-join", f"{prefix}.1", *extra, *(dc_extra or {}).get(dc, ())]
                 if server:
-                    args += ["-server", f"-bootstrap-expect={servers}",
-                             "-retry-join-wan", wan_seed]
+                    args += ["-server", f"-bootstrap-expect={servers}"]
+                    # one server per datacenter is told about the WAN; the
+                    # flood join brings the others
+                    if i == 0:
+                        args += ["-retry-join-wan", wan_seed]
                 a = Agent(*args, dev=False, wait_leader=False, netns=ns, ip=ip)
                 a.http_port, a.dns_port, a.server_port = 8500, 8600, 8300
                 a.serf_lan_port, a.serf_wan_port = 8301, 8302
@@ -140,7 +148,9 @@ class MultiDC:
             wait_until(lambda: self.leader(dc) is not None, timeout=timeout, what=f"{dc} leader")
         n = sum(len(d["servers"]) for d in self.dcs.values())
         s0 = next(iter(self.dcs.values()))["servers"][0]
-        wait_until(lambda: sum(m["Status"] == 1 for m in s0.get("/v1/agent/members?wan=1").json())
+        hdr = {"X-Consul-Token": self.token} if self.token else {}
+        wait_until(lambda: sum(m["Status"] == 1 for m in
+                               s0.get("/v1/agent/members?wan=1", headers=hdr).json())
                    == n, timeout=timeout, what="every server in the WAN pool")
         return self
 

@@ -35,7 +35,13 @@ def timed(fn):
 def every_agent_lists_both_datacenters_its_own_first():
     for a in M.agents():
         other = "dc2" if a.dc == "dc1" else "dc1"
-        eq([a.dc, other], a.get("/v1/catalog/datacenters").json(), a.name)
+        # servers that were never told about the WAN got there by flood join
+        wait_until(lambda: a.get("/v1/catalog/datacenters").json() == [a.dc, other], timeout=10,
+                   what=f"{a.name} to list both datacenters")
+    for s in M.servers("dc2"):
+        names = sorted(m["Name"] for m in s.get("/v1/agent/members?wan=1").json()
+                       if m["Status"] == 1)
+        eq([f"dc{d}s{i}.dc{d}" for d in (1, 2) for i in (1, 2, 3)], names, s.name)
 
 
 @test

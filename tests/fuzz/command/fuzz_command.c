@@ -18,6 +18,7 @@
 #include "lib/cn_buf.h"
 #include "rpc/rpc_catalog.h"
 #include "rpc/rpc_cmd.h"
+#include "rpc/rpc_coordinate.h"
 #include "server/fsm.h"
 #include "state/state.h"
 
@@ -116,6 +117,14 @@ static void write_seeds(const char *dir)
                               .nchecks = 1};
     rpc_node_dump_encode(&d, &b);
     put_seed(dir, "node_dump", &b);
+    cn_buf_reset(&b);
+
+    struct state_coordinate co[2] = {
+        {.node = "n1", .segment = "", .coord = {.vec = {0.001, -0.002}, .error = 0.4,
+                                                .adjustment = -1e-5, .height = 1e-5}},
+        {.node = "n2", .segment = "alpha", .coord = {.error = 1.5, .height = 1e-5}}};
+    rpc_coordinates_encode(co, 2, &b);
+    put_seed(dir, "coordinates", &b);
     cn_buf_release(&b);
 }
 

@@ -2,11 +2,12 @@
  *
  * The http harness stops at the generic JSON parse; here the body reaches
  * the endpoint's own field decoding and validation (txn operations, session
- * create, catalog register and deregister, ACL tokens, policies and the
- * legacy ACL API) and, when it is valid, the write path into a dev server's
- * state store. The first input byte picks the endpoint, the rest is the
- * body. Any input must get an HTTP answer: no crash, no hang, no leak. ACLs
- * are on with a bootstrapped management token so the ACL endpoints run. */
+ * create, catalog register and deregister, ACL tokens, policies, the
+ * legacy ACL API, coordinate updates) and, when it is valid, the write path
+ * into a dev server's state store. The first input byte picks the endpoint,
+ * the rest is the body. Any input must get an HTTP answer: no crash, no
+ * hang, no leak. ACLs are on with a bootstrapped management token so the
+ * ACL endpoints run. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const paths[] = {
     "/v1/txn",          "/v1/session/create", "/v1/catalog/register", "/v1/catalog/deregister",
     "/v1/acl/policy",   "/v1/acl/token",      "/v1/acl/create",       "/v1/acl/update",
+    "/v1/coordinate/update",
 };
 
 static struct {

@@ -110,3 +110,29 @@ TEST(config, errors)
     ASSERT(load(&c, &err, 2, a5) != 0);
     agent_config_release(&c);
 }
+
+TEST(config, acl_datacenter_turns_acls_on_and_names_the_primary)
+{
+    struct agent_config c;
+    struct cn_err err;
+    char a[512];
+    snprintf(a, sizeof a, "%s/acl.json", cn_test_tmpdir());
+    write_file(a, "{\"datacenter\":\"dc2\",\"acl_datacenter\":\"dc1\",\"enable_acl_replication\":true}");
+    const char *argv[] = {"-dev", "-config-file", a};
+    ASSERT_OK(load(&c, &err, 3, argv));
+    ASSERT(c.acl_enabled);
+    ASSERT_STR_EQ("dc1", c.primary_datacenter);
+    agent_config_release(&c);
+    /* primary_datacenter wins; acl.enabled decides; the default is this one */
+    write_file(a, "{\"datacenter\":\"dc2\",\"acl_datacenter\":\"dc1\",\"primary_datacenter\":\"dc3\","
+                  "\"acl\":{\"enabled\":false}}");
+    ASSERT_OK(load(&c, &err, 3, argv));
+    ASSERT(!c.acl_enabled);
+    ASSERT_STR_EQ("dc3", c.primary_datacenter);
+    agent_config_release(&c);
+    write_file(a, "{\"datacenter\":\"dc2\"}");
+    ASSERT_OK(load(&c, &err, 3, argv));
+    ASSERT(!c.acl_enabled);
+    ASSERT_STR_EQ("dc2", c.primary_datacenter);
+    agent_config_release(&c);
+}

@@ -62,3 +62,23 @@ TEST(jw, invalid_utf8_replaced)
     ASSERT_STR_EQ("\"ok\\ufffd\xc3\xa9\"", b.data);
     cn_buf_release(&b);
 }
+
+/* Expected text from Go 1.19's json.Marshal of the same []float64. */
+TEST(jw, doubles_match_go)
+{
+    static const double v[] = {0, 1.5, 1e-05, -0.00012345, 1e-07, 1.2345e-10, 123456789012, 1e20,
+                               1e21, 1.5e22, 0.1, 0.30000000000000004, 2.5e-06, 9.999999e-07,
+                               0.000999, 100, 1234.5678, -3, 5e-324, 1.7976931348623157e308};
+    struct cn_buf b;
+    struct cn_jw w;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    cn_jw_init(&w, &b, false);
+    cn_jw_arr_begin(&w);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) cn_jw_double(&w, v[i]);
+    cn_jw_arr_end(&w);
+    ASSERT_STR_EQ("[0,1.5,0.00001,-0.00012345,1e-7,1.2345e-10,123456789012,100000000000000000000,"
+                  "1e+21,1.5e+22,0.1,0.30000000000000004,0.0000025,9.999999e-7,0.000999,100,"
+                  "1234.5678,-3,5e-324,1.7976931348623157e+308]",
+                  b.data);
+    cn_buf_release(&b);
+}
