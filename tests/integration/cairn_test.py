@@ -110,7 +110,30 @@ class Agent:
         self.proc = None
         self.wait_leader = wait_leader
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, _tries=3):
+        try:
+            return self._start(timeout)
+        except RuntimeError as e:
+            # Another test process may have taken a port between free_port()
+            # and the agent's bind: draw new ports and try again.
+            if "address already in use" not in str(e) or _tries <= 1:
+                raise
+            self.kill()
+            self.log.close()
+            self.repick_ports()
+            return self.start(timeout, _tries - 1)
+
+    def repick_ports(self):
+        for attr, flag in (("http_port", "-http-port"), ("dns_port", "-dns-port"),
+                           ("server_port", "-server-port"), ("serf_lan_port", "-serf-lan-port"),
+                           ("serf_wan_port", "-serf-wan-port")):
+            if flag not in self.args:
+                continue
+            port = free_port()
+            setattr(self, attr, port)
+            self.args[self.args.index(flag) + 1] = str(port)
+
+    def _start(self, timeout):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.tmp)
@@ -272,7 +295,11 @@ class Cluster:
             (self.servers if server else self.clients).append(a)
 
     def start(self, timeout=20):
-        for a in self.servers + self.clients:
+        agents = self.servers + self.clients
+        for a in agents:
+            # the seed may have moved to other ports (Agent.start)
+            i = a.args.index("-retry-join")
+            a.args[i + 1] = f"127.0.0.1:{agents[0].serf_lan_port}"
             a.start()
         wait_until(lambda: self.leader() is not None, timeout=timeout, what="a leader")
         return self
