@@ -23,11 +23,11 @@ static void copy_entry(struct cn_arena *a, struct rpc_kv_entry *out, const struc
     struct cn_str k = state_kv_key(e), v = state_kv_value(e);
     out->key = cn_str_make(cn_arena_memdup(a, k.p, k.len), k.len);
     out->value = cn_str_make(v.len ? cn_arena_memdup(a, v.p, v.len) : NULL, v.len);
-    out->flags = e->flags;
+    out->flags = state_kv_flags(e);
     out->create_index = e->create_index;
     out->modify_index = e->modify_index;
-    out->lock_index = e->lock_index;
-    out->session = e->session ? cn_arena_strdup(a, e->session) : NULL;
+    out->lock_index = state_kv_lock_index(e);
+    out->session = state_kv_session(e) ? cn_arena_strdup(a, state_kv_session(e)) : NULL;
 }
 
 static bool collect_entry(void *ctx, const struct state_kv *e)

@@ -111,11 +111,11 @@ static void result_of(struct cn_arena *a, struct rpc_txn_out *out, const struct 
     struct cn_str k = state_kv_key(e), v = state_kv_value(e);
     r->key = cn_str_make(cn_arena_memdup(a, k.p, k.len), k.len);
     r->value = value && v.len ? cn_str_make(cn_arena_memdup(a, v.p, v.len), v.len) : CN_STR_NULL;
-    r->flags = e->flags;
+    r->flags = state_kv_flags(e);
     r->create_index = e->create_index;
     r->modify_index = e->modify_index;
-    r->lock_index = e->lock_index;
-    r->session = e->session ? cn_arena_strdup(a, e->session) : NULL;
+    r->lock_index = state_kv_lock_index(e);
+    r->session = state_kv_session(e) ? cn_arena_strdup(a, state_kv_session(e)) : NULL;
 }
 
 struct tree_ctx {
@@ -235,11 +235,11 @@ static int exec_read(struct state_store *st, const struct rpc_txn_op *op, struct
         return CN_ECONFLICT;
     }
     if (op->verb == RPC_TXN_CHECK_SESSION &&
-        !cn_str_eq(cn_str_from(e->session ? e->session : ""), op->session)) {
+        !cn_str_eq(cn_str_from(state_kv_session(e) ? state_kv_session(e) : ""), op->session)) {
         *msg = cn_arena_printf(a,
                                "failed session check for key \"%.*s\", current session "
                                "\"%s\" != \"%.*s\"",
-                               QK(op), e->session ? e->session : "", (int)op->session.len,
+                               QK(op), state_kv_session(e) ? state_kv_session(e) : "", (int)op->session.len,
                                op->session.p);
         return CN_ECONFLICT;
     }

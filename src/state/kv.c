@@ -29,20 +29,57 @@ static struct cn_str tomb_key_of(const void *row)
 
 static void kv_free(void *row)
 {
-    struct state_kv *e = row;
-    free(e->session);
-    free(e);
+    free((void *)state_kv_ext(row));
+    free(row);
 }
 
-static struct state_kv *kv_new(struct cn_str key, struct cn_str value)
+/* The rare fields: an extension only when one of them is set. */
+static struct state_kv_ext *ext_new(uint64_t flags, uint64_t lock_index, const char *session)
 {
-    struct state_kv *e = cn_malloc(sizeof *e + key.len + 1 + value.len);
-    memset(e, 0, sizeof *e);
-    e->key_len = (uint32_t)key.len;
-    e->val_len = (uint32_t)value.len;
-    if (key.len) memcpy(e->data, key.p, key.len);
-    e->data[key.len] = '\0';
-    if (value.len) memcpy(e->data + key.len + 1, value.p, value.len);
+    size_t slen = session ? strlen(session) : 0;
+    if (!flags && !lock_index && !slen) return NULL;
+    struct state_kv_ext *x = cn_malloc(sizeof *x + slen + 1);
+    x->flags = flags;
+    x->lock_index = lock_index;
+    memcpy(x->session, session ? session : "", slen + 1);
+    return x;
+}
+
+static unsigned char *put_uvar(unsigned char *p, size_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
+static size_t uvar_len(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* A packed row (layout in state.h); takes ownership of x. */
+static struct state_kv *kv_new(struct cn_str key, struct cn_str value, struct state_kv_ext *x)
+{
+    size_t n = sizeof(struct state_kv) + 1 + uvar_len(key.len) + uvar_len(value.len) + key.len +
+               1 + value.len + (x ? sizeof x : 0);
+    struct state_kv *e = cn_malloc(n);
+    e->create_index = e->modify_index = 0;
+    e->packed[0] = x ? STATE_KV_HAS_EXT : 0;
+    unsigned char *p = put_uvar(put_uvar(e->packed + 1, key.len), value.len);
+    if (key.len) memcpy(p, key.p, key.len);
+    p += key.len;
+    *p++ = '\0';
+    if (value.len) memcpy(p, value.p, value.len);
+    p += value.len;
+    if (x) memcpy(p, &x, sizeof x);
     return e;
 }
 
@@ -51,11 +88,11 @@ static void kv_encode(const void *row, struct cn_buf *out)
     const struct state_kv *e = row;
     cn_enc_str(out, state_kv_key(e));
     cn_enc_str(out, state_kv_value(e));
-    cn_enc_uvar(out, e->flags);
+    cn_enc_uvar(out, state_kv_flags(e));
     cn_enc_uvar(out, e->create_index);
     cn_enc_uvar(out, e->modify_index);
-    cn_enc_uvar(out, e->lock_index);
-    cn_enc_cstr(out, e->session);
+    cn_enc_uvar(out, state_kv_lock_index(e));
+    cn_enc_cstr(out, state_kv_session(e));
 }
 
 static int kv_restore(struct state_store *st, struct cn_dec *d)
@@ -65,12 +102,11 @@ static int kv_restore(struct state_store *st, struct cn_dec *d)
     uint64_t flags = cn_dec_uvar(d), ci = cn_dec_uvar(d), mi = cn_dec_uvar(d), li = cn_dec_uvar(d);
     struct cn_str sess = cn_dec_bytes(d, 64);
     if (cn_dec_status(d)) return cn_dec_status(d);
-    struct state_kv *e = kv_new(key, val);
-    e->flags = flags;
+    char *s = sess.len ? cn_str_dup(sess) : NULL;
+    struct state_kv *e = kv_new(key, val, ext_new(flags, li, s));
+    free(s);
     e->create_index = ci;
     e->modify_index = mi;
-    e->lock_index = li;
-    e->session = sess.len ? cn_str_dup(sess) : NULL;
     void *old = cn_omap_put(&st->tables[STATE_T_KVS].rows, e);
     if (old) kv_free(old);
     return 0;
@@ -169,9 +205,10 @@ static void clear_tombstone(struct state_txn *tx, struct cn_str key)
 /* Insert e (a fresh row) unless it equals existing; consumes e either way. */
 static void store_row(struct state_txn *tx, struct state_kv *e, const struct state_kv *existing)
 {
-    if (existing && existing->flags == e->flags && existing->lock_index == e->lock_index &&
+    if (existing && state_kv_flags(existing) == state_kv_flags(e) &&
+        state_kv_lock_index(existing) == state_kv_lock_index(e) &&
         cn_str_eq(state_kv_value(existing), state_kv_value(e)) &&
-        cn_str_eq(cn_str_from(existing->session), cn_str_from(e->session))) {
+        cn_str_eq(cn_str_from(state_kv_session(existing)), cn_str_from(state_kv_session(e)))) {
         kv_free(e);
         return;
     }
@@ -185,18 +222,15 @@ static void store_row(struct state_txn *tx, struct state_kv *e, const struct sta
 static struct state_kv *row_from(const struct state_kv_write *w, const char *session,
                                  uint64_t lock_index)
 {
-    struct state_kv *e = kv_new(w->key, w->value);
-    e->flags = w->flags;
-    e->lock_index = lock_index;
-    e->session = session ? cn_strdup(session) : NULL;
-    return e;
+    return kv_new(w->key, w->value, ext_new(w->flags, lock_index, session));
 }
 
 int state_kv_set_txn(struct state_txn *tx, const struct state_kv_write *w)
 {
     const struct state_kv *ex = state__get(&tx->st->tables[STATE_T_KVS], w->key);
     if (w->key.len > CN_KV_KEY_MAX) return CN_ETOOBIG;
-    store_row(tx, row_from(w, ex ? ex->session : NULL, ex ? ex->lock_index : 0), ex);
+    store_row(tx, row_from(w, ex ? state_kv_session(ex) : NULL, ex ? state_kv_lock_index(ex) : 0),
+              ex);
     return 0;
 }
 
@@ -216,13 +250,14 @@ int state_kv_lock_txn(struct state_txn *tx, const struct state_kv_write *w, bool
     uint64_t lock_index = 1;
     *ok = false;
     if (ex) {
-        if (ex->session && !strcmp(ex->session, sess)) {
-            lock_index = ex->lock_index;
-        } else if (ex->session) {
+        const char *holder = state_kv_session(ex);
+        if (holder && !strcmp(holder, sess)) {
+            lock_index = state_kv_lock_index(ex);
+        } else if (holder) {
             free(sess);
             return 0;
         } else {
-            lock_index = ex->lock_index + 1;
+            lock_index = state_kv_lock_index(ex) + 1;
         }
     }
     store_row(tx, row_from(w, sess, lock_index), ex);
@@ -235,8 +270,9 @@ int state_kv_unlock_txn(struct state_txn *tx, const struct state_kv_write *w, bo
 {
     const struct state_kv *ex = state__get(&tx->st->tables[STATE_T_KVS], w->key);
     *ok = false;
-    if (!ex || !ex->session || !cn_str_eq(cn_str_from(ex->session), w->session)) return 0;
-    store_row(tx, row_from(w, NULL, ex->lock_index), ex);
+    if (!ex || !state_kv_session(ex) || !cn_str_eq(cn_str_from(state_kv_session(ex)), w->session))
+        return 0;
+    store_row(tx, row_from(w, NULL, state_kv_lock_index(ex)), ex);
     *ok = true;
     return 0;
 }
@@ -296,7 +332,7 @@ size_t state_kv_release_session_txn(struct state_txn *tx, struct cn_str session,
     size_t n = 0, cap = 0;
     cn_omap_seek(rows, CN_STR_NULL, &it);
     while ((e = cn_omap_next(&it))) {
-        if (!e->session || !cn_str_eq(cn_str_from(e->session), session)) continue;
+        if (!state_kv_session(e) || !cn_str_eq(cn_str_from(state_kv_session(e)), session)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             held = cn_realloc(held, cap * sizeof *held);
@@ -309,8 +345,8 @@ size_t state_kv_release_session_txn(struct state_txn *tx, struct cn_str session,
             delete_row(tx, held[i]);
         } else {
             struct state_kv_write w = {.key = held[i], .value = state_kv_value(ex),
-                                       .flags = ex->flags};
-            store_row(tx, row_from(&w, NULL, ex->lock_index), ex);
+                                       .flags = state_kv_flags(ex)};
+            store_row(tx, row_from(&w, NULL, state_kv_lock_index(ex)), ex);
         }
     }
     free(held);

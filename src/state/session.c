@@ -423,7 +423,7 @@ static size_t held_keys(struct state_store *st, struct cn_str id, struct cn_str 
     size_t n = 0, cap = 0;
     cn_omap_seek(&st->tables[STATE_T_KVS].rows, CN_STR_NULL, &it);
     while ((e = cn_omap_next(&it))) {
-        if (!e->session || !cn_str_eq(cn_str_from(e->session), id)) continue;
+        if (!state_kv_session(e) || !cn_str_eq(cn_str_from(state_kv_session(e)), id)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 4;
             v = cn_realloc(v, cap * sizeof *v);

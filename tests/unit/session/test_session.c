@@ -64,8 +64,8 @@ TEST(session, destroy_releases_or_deletes_held_keys)
     ASSERT(lock_key(st, 7, "b", "del"));
     destroy(st, 8, "rel");
     const struct state_kv *a = state_kv_get(st, CN_STR("a"), NULL);
-    ASSERT(a && a->session == NULL);
-    ASSERT_U64_EQ(1, a->lock_index);
+    ASSERT(a && state_kv_session(a) == NULL);
+    ASSERT_U64_EQ(1, state_kv_lock_index(a));
     ASSERT_U64_EQ(8, a->modify_index);
     destroy(st, 9, "del");
     ASSERT(state_kv_get(st, CN_STR("b"), NULL) == NULL);
@@ -135,7 +135,7 @@ TEST(session, aborted_invalidation_leaves_no_record)
     struct delays d = {0};
     ASSERT_U64_EQ(0, state_lock_delays_since(st, 0, take, &d));
     ASSERT(state_session_exists(st, CN_STR("s1")));
-    ASSERT_STR_EQ("s1", state_kv_get(st, CN_STR("k"), NULL)->session);
+    ASSERT_STR_EQ("s1", state_kv_session(state_kv_get(st, CN_STR("k"), NULL)));
     ASSERT_EQ(1, node_count(st, "n1"));
     ASSERT(state_check_invariants(st));
     state_free(st);
@@ -159,7 +159,7 @@ TEST(session, critical_check_invalidates_bound_sessions_only)
     ASSERT(!state_session_exists(st, CN_STR("bound")));
     ASSERT(state_session_exists(st, CN_STR("other")));
     const struct state_kv *e = state_kv_get(st, CN_STR("leader"), NULL);
-    ASSERT(e && !e->session);
+    ASSERT(e && !state_kv_session(e));
     ASSERT_U64_EQ(7, e->modify_index);
     ASSERT_U64_EQ(7, state_table_index(st, STATE_T_SESSIONS));
     state_free(st);

@@ -1,4 +1,5 @@
 #include "helpers.h"
+#include "lib/cn_limits.h"
 #include "lib/cn_map.h"
 #include "lib/cn_rand.h"
 #include "test.h"
@@ -119,14 +120,14 @@ TEST(kv, lock_unlock_and_session_release)
     state_kv_lock_txn(tx, &w, &ok);
     state_txn_commit(tx);
     ASSERT(ok);
-    ASSERT_U64_EQ(1, get(st, "lk")->lock_index);
-    ASSERT_STR_EQ("s1", get(st, "lk")->session);
+    ASSERT_U64_EQ(1, state_kv_lock_index(get(st, "lk")));
+    ASSERT_STR_EQ("s1", state_kv_session(get(st, "lk")));
     /* same session again: no new acquisition */
     tx = state_txn_begin(st, 3);
     state_kv_lock_txn(tx, &w, &ok);
     state_txn_commit(tx);
     ASSERT(ok);
-    ASSERT_U64_EQ(1, get(st, "lk")->lock_index);
+    ASSERT_U64_EQ(1, state_kv_lock_index(get(st, "lk")));
     /* another session is refused */
     w.session = CN_STR("s2");
     tx = state_txn_begin(st, 4);
@@ -136,23 +137,56 @@ TEST(kv, lock_unlock_and_session_release)
     ASSERT(!ok);
     /* a plain write keeps the holder */
     put(st, 5, "lk", "plain");
-    ASSERT_STR_EQ("s1", get(st, "lk")->session);
-    ASSERT_U64_EQ(1, get(st, "lk")->lock_index);
+    ASSERT_STR_EQ("s1", state_kv_session(get(st, "lk")));
+    ASSERT_U64_EQ(1, state_kv_lock_index(get(st, "lk")));
     /* invalidation releases, keeps value and LockIndex */
     tx = state_txn_begin(st, 6);
     ASSERT_EQ(1, state_kv_release_session_txn(tx, CN_STR("s1"), false));
     state_txn_commit(tx);
-    ASSERT(get(st, "lk")->session == NULL);
+    ASSERT(state_kv_session(get(st, "lk")) == NULL);
     ASSERT(cn_str_eq_cstr(state_kv_value(get(st, "lk")), "plain"));
     /* re-acquire bumps LockIndex */
     tx = state_txn_begin(st, 7);
     state_kv_lock_txn(tx, &w, &ok);
     state_txn_commit(tx);
-    ASSERT_U64_EQ(2, get(st, "lk")->lock_index);
+    ASSERT_U64_EQ(2, state_kv_lock_index(get(st, "lk")));
     tx = state_txn_begin(st, 8);
     ASSERT_EQ(1, state_kv_release_session_txn(tx, CN_STR("s2"), true));
     state_txn_commit(tx);
     ASSERT(get(st, "lk") == NULL);
+    state_free(st);
+}
+
+/* Rows are packed (state.h): lengths as varints, the rare fields behind an
+ * optional pointer. Every length class and every field must come back. */
+TEST(kv, packed_rows_keep_every_length_and_field)
+{
+    static const size_t lens[] = {0, 1, 127, 128, 16383, 16384, 70000};
+    struct state_store *st = state_new();
+    uint64_t idx = 1;
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        for (size_t j = 0; j < sizeof lens / sizeof *lens; j++) {
+            size_t kl = lens[i] ? CN_MIN(lens[i], (size_t)CN_KV_KEY_MAX) : 1, vl = lens[j];
+            char *k = cn_malloc(kl), *v = cn_malloc(vl + 1);
+            memset(k, 'a' + (int)(i % 26), kl);
+            k[kl - 1] = (char)('0' + (int)j);
+            memset(v, 'x', vl);
+            struct state_kv_write w = {.key = cn_str_make(k, kl), .value = cn_str_make(v, vl),
+                                       .flags = j == 3 ? UINT64_MAX : 0};
+            struct state_txn *tx = state_txn_begin(st, ++idx);
+            ASSERT_OK(state_kv_set_txn(tx, &w));
+            state_txn_commit(tx);
+            const struct state_kv *e = state_kv_get(st, w.key, NULL);
+            ASSERT(e != NULL);
+            ASSERT(cn_str_eq(state_kv_key(e), w.key));
+            ASSERT(cn_str_eq(state_kv_value(e), w.value));
+            ASSERT_U64_EQ(j == 3 ? UINT64_MAX : 0, state_kv_flags(e));
+            ASSERT(state_kv_session(e) == NULL);
+            ASSERT_U64_EQ(0, state_kv_lock_index(e));
+            free(k);
+            free(v);
+        }
+    }
     state_free(st);
 }
 

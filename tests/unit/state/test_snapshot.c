@@ -59,7 +59,7 @@ TEST(snapshot, round_trip_preserves_everything)
     ASSERT_U64_EQ(state_last_index(a), state_last_index(b));
     ASSERT_U64_EQ(state_kv_index(a), state_kv_index(b));
     const struct state_kv *e = state_kv_get(b, CN_STR("lk"), NULL);
-    ASSERT(e && e->lock_index == 1 && !strcmp(e->session, "s"));
+    ASSERT(e && state_kv_lock_index(e) == 1 && !strcmp(state_kv_session(e), "s"));
     e = state_kv_get(b, CN_STR("key/04999"), NULL);
     ASSERT(e && e->modify_index == 5001 && e->create_index == 5001);
     ASSERT(state_check_invariants(b));
