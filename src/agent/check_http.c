@@ -272,6 +272,12 @@ struct check_http_op *check_http_run(struct agent_local *l, const struct agent_c
                                      void (*done)(void *arg, const char *status, const char *out),
                                      void *arg)
 {
+    /* Made on the first HTTP check: loading libcurl costs ~4 MB of RSS an
+     * agent without HTTP checks need not pay (lib/cn_curl.h). */
+    if (!l->http_env && check_http_env_init(l)) {
+        done(arg, "critical", "cannot start request: out of memory");
+        return NULL;
+    }
     struct check_http_env *env = l->http_env;
     const struct state_check_def *d = &cd->def;
     struct check_http_op *op = CN_NEW(struct check_http_op);

@@ -764,7 +764,7 @@ int checks_env_init(struct agent_local *l)
 {
     l->env = CN_NEW(struct check_env);
     cn_list_init(&l->env->alias_runners);
-    return check_http_env_init(l);
+    return 0; /* the HTTP check environment waits for the first HTTP check */
 }
 
 void checks_env_close(struct agent_local *l)

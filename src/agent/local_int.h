@@ -6,7 +6,7 @@
 #ifndef AGENT_LOCAL_INT_H
 #define AGENT_LOCAL_INT_H
 
-#include <curl/curl.h>
+#include "lib/cn_curl.h"
 
 #include "agent/agent.h"
 #include "agent/local.h"

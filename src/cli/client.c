@@ -3,7 +3,7 @@
  * options: flags beat CONSUL_HTTP_* environment variables, which beat the
  * default http://127.0.0.1:8500.
  */
-#include <curl/curl.h>
+#include "lib/cn_curl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

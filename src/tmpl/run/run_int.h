@@ -2,7 +2,7 @@
 #ifndef TMPL_RUN_INT_H
 #define TMPL_RUN_INT_H
 
-#include <curl/curl.h>
+#include "lib/cn_curl.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
