@@ -112,10 +112,11 @@ def start_etcd():
     return p
 
 
-def loadgen(port, method, path, body="", conns=16, seconds=5, size=100, keys=1000, sequential=False):
+def loadgen(port, method, path, body="", conns=16, seconds=5, size=100, keys=1000, sequential=False,
+            extra=()):
     out = subprocess.run([LOADGEN, "-p", str(port), "-c", str(conns), "-d", str(seconds),
                           "-m", method, "-u", path, "-b", body, "-s", str(size), "-k", str(keys)]
-                         + (["-q"] if sequential else []),
+                         + (["-q"] if sequential else []) + list(extra),
                          capture_output=True, text=True, timeout=seconds + 60)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)

@@ -7,7 +7,8 @@
  * {VAL64} the value's base64, {VAL} the value itself. Prints one JSON line:
  * ops, ops/s, latency percentiles in microseconds, non-2xx answers.
  *
- * -q takes keys in order instead of at random (to populate every key).
+ * -q takes keys in order instead of at random (to populate every key); -n
+ * stops after that many answers (with -q -n K -k K: each key written once).
  *
  *   loadgen -p 8500 -c 64 -d 10 -m PUT -u '/v1/kv/bench/{KEY}' -b '{VAL}' -s 100 -k 10000
  */
@@ -44,6 +45,7 @@ static uint64_t *lat;
 static size_t nlat, cap_lat;
 static uint64_t errors, seed = 88172645463325252ULL, next_key;
 static int sequential;
+static size_t max_ops, issued; /* -n: stop after max_ops answers */
 
 static uint64_t now_ns(void)
 {
@@ -109,6 +111,7 @@ static void prepare(struct conn *c)
 {
     char key[64], path[1024], body[BUF / 2];
     uint64_t k = sequential ? next_key++ : rnd();
+    issued++;
     snprintf(key, sizeof key, "bench/%08d", (int)(k % (uint64_t)nkeys));
     expand(path_t, path, sizeof path, key);
     size_t blen = expand(body_t, body, sizeof body, key);
@@ -174,7 +177,7 @@ static int connect_one(int ep, struct conn *c)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:c:d:m:u:b:s:k:q")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:c:d:m:u:b:s:k:qn:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -186,6 +189,7 @@ int main(int argc, char **argv)
         case 's': value_size = atoi(optarg); break;
         case 'k': nkeys = atoi(optarg); break;
         case 'q': sequential = 1; break;
+        case 'n': max_ops = (size_t)strtoull(optarg, NULL, 10); break;
         default: fprintf(stderr, "bad option\n"); return 2;
         }
     }
@@ -204,7 +208,7 @@ int main(int argc, char **argv)
         }
     uint64_t start = now_ns(), end = start + (uint64_t)duration_s * 1000000000ULL;
     struct epoll_event evs[256];
-    while (now_ns() < end) {
+    while (now_ns() < end && !(max_ops && nlat >= max_ops)) {
         int n = epoll_wait(ep, evs, 256, 100);
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
@@ -228,6 +232,10 @@ int main(int argc, char **argv)
                 if (status) {
                     record(now_ns() - c->start_ns);
                     if (status < 200 || status > 299) errors++;
+                    if (max_ops && issued >= max_ops) {
+                        c->in_len = 0;
+                        continue;
+                    }
                     prepare(c);
                     ssize_t w = write(c->fd, c->out, c->out_len);
                     if (w > 0) c->out_off = (size_t)w;
