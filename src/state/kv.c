@@ -8,6 +8,7 @@
 
 #include "lib/cn_common.h"
 #include "lib/cn_limits.h"
+#include "lib/cn_slab.h"
 #include "state/state_int.h"
 
 struct tombstone {
@@ -27,10 +28,25 @@ static struct cn_str tomb_key_of(const void *row)
     return cn_str_make(t->key, t->key_len);
 }
 
+/* Every store's rows, in one slab (lib/cn_slab.h says why): stores are
+ * only touched from the loop thread, and tests run several at once. */
+static struct cn_slab rows_slab;
+
+static size_t uvar_len(size_t v);
+
+static size_t row_size(size_t klen, size_t vlen, bool ext)
+{
+    return sizeof(struct state_kv) + 1 + uvar_len(klen) + uvar_len(vlen) + klen + 1 + vlen +
+           (ext ? sizeof(struct state_kv_ext *) : 0);
+}
+
 static void kv_free(void *row)
 {
-    free((void *)state_kv_ext(row));
-    free(row);
+    const struct state_kv *e = row;
+    size_t kl, vl;
+    state__kv_body(e, &kl, &vl);
+    free((void *)state_kv_ext(e));
+    cn_slab_free(&rows_slab, row, row_size(kl, vl, e->packed[0] & STATE_KV_HAS_EXT));
 }
 
 /* The rare fields: an extension only when one of them is set. */
@@ -68,9 +84,7 @@ static size_t uvar_len(size_t v)
 /* A packed row (layout in state.h); takes ownership of x. */
 static struct state_kv *kv_new(struct cn_str key, struct cn_str value, struct state_kv_ext *x)
 {
-    size_t n = sizeof(struct state_kv) + 1 + uvar_len(key.len) + uvar_len(value.len) + key.len +
-               1 + value.len + (x ? sizeof x : 0);
-    struct state_kv *e = cn_malloc(n);
+    struct state_kv *e = cn_slab_alloc(&rows_slab, row_size(key.len, value.len, x != NULL));
     e->create_index = e->modify_index = 0;
     e->packed[0] = x ? STATE_KV_HAS_EXT : 0;
     unsigned char *p = put_uvar(put_uvar(e->packed + 1, key.len), value.len);
