@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""bench/cluster: a 3-server cairn cluster beside a 3-member etcd 3.4 cluster
-on the same machine, in the same run: KV write throughput and latency at
-several concurrencies, default and consistent read throughput, and leader
-failover time (kill -9 of the leader to the first accepted write).
+"""bench/cluster: a 3-server cairn cluster beside a 3-server reference
+Consul (CONSUL_BIN, when given) and a 3-member etcd 3.4 cluster on the same
+machine, in the same run: KV write throughput and latency at several
+concurrencies, read throughput in every consistency mode, and leader
+failover time (kill -9 of the leader to the first accepted write) at
+raft_multiplier 1 and at the default timing (Consul's default is 5).
 
-usage: CAIRN_BUILD=build-release bench/cluster/run.py [seconds-per-point]
+usage: CAIRN_BUILD=build-release [CONSUL_BIN=...] bench/cluster/run.py [seconds-per-point]
 """
 import json
 import os
@@ -25,8 +27,9 @@ KEYS, SIZE = 10000, 100
 
 
 class CairnCluster:
-    def __init__(self, multiplier=1):
-        self.tmp = tempfile.mkdtemp(prefix="bench-cairn3-")
+    def __init__(self, multiplier=1, binary=None):
+        binary = binary or B.CAIRN
+        self.tmp = tempfile.mkdtemp(prefix="bench-cluster3-")
         conf = os.path.join(self.tmp, "perf.json")
         with open(conf, "w") as f:
             json.dump({"performance": {"raft_multiplier": multiplier}}, f)
@@ -38,12 +41,14 @@ class CairnCluster:
             os.makedirs(data)
             if seed is None:
                 seed = ports["lan"]
-            args = [B.CAIRN, "agent", "-server", "-bootstrap-expect=3", "-node", f"s{i}",
+            args = [binary, "agent", "-server", "-bootstrap-expect=3", "-node", f"s{i}",
                     "-data-dir", data, "-bind", "127.0.0.1", "-config-file", conf,
                     "-http-port", str(ports["http"]), "-dns-port", str(ports["dns"]),
                     "-server-port", str(ports["server"]), "-serf-lan-port", str(ports["lan"]),
                     "-serf-wan-port", str(ports["wan"]), "-retry-join", f"127.0.0.1:{seed}",
                     "-retry-interval", "1s", "-log-level", "warn"]
+            if binary == B.CONSUL:
+                args += ["-grpc-port", str(B.free_port())]
             self.nodes.append({"args": args, "ports": ports, "p": None})
         for n in self.nodes:
             self.start(n)
@@ -164,19 +169,33 @@ def run_points(name, port, put, reads):
     return rows
 
 
-def main():
-    rows, fail = [], []
-    cl = CairnCluster()
+CONSUL_READS = [("read default", ("GET", "/v1/kv/{KEY}", "")),
+                ("read consistent", ("GET", "/v1/kv/{KEY}?consistent", "")),
+                ("read stale", ("GET", "/v1/kv/{KEY}?stale", ""))]
+
+
+def consul_like(name, binary, rows, fail):
+    cl = CairnCluster(binary=binary)
     try:
         port = cl.wait_leader()["ports"]["http"]
-        rows += run_points("cairn", port, ("PUT", "/v1/kv/{KEY}", "{VAL}"),
-                           [("read default", ("GET", "/v1/kv/{KEY}", "")),
-                            ("read consistent", ("GET", "/v1/kv/{KEY}?consistent", "")),
-                            ("read stale", ("GET", "/v1/kv/{KEY}?stale", ""))])
+        rows += run_points(name, port, ("PUT", "/v1/kv/{KEY}", "{VAL}"), CONSUL_READS)
         times = [cl.failover_ms() for _ in range(3)]
-        fail.append(("cairn (raft_multiplier 1)", *[f"{t:.0f}" for t in times]))
+        fail.append((f"{name} (raft_multiplier 1)", *[f"{t:.0f}" for t in times]))
     finally:
         cl.stop()
+    cl = CairnCluster(multiplier=5, binary=binary)
+    try:
+        times = [cl.failover_ms() for _ in range(3)]
+        fail.append((f"{name} (default timing, multiplier 5)", *[f"{t:.0f}" for t in times]))
+    finally:
+        cl.stop()
+
+
+def main():
+    rows, fail = [], []
+    consul_like("cairn", B.CAIRN, rows, fail)
+    if B.CONSUL and os.path.exists(B.CONSUL):
+        consul_like("consul", B.CONSUL, rows, fail)
     if shutil.which("etcd"):
         ec = EtcdCluster()
         try:
