@@ -2,6 +2,7 @@
 """The KV API end to end over HTTP: shapes, indexes, errors, blocking, CAS races."""
 import base64
 import re
+import resource
 import socket
 import threading
 import time
@@ -338,13 +339,32 @@ def client_leaving_a_blocking_query_frees_it():
     eq(200, A.get(kv("gone")).status)
 
 
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 @test
 def many_idle_connections_are_held():
-    socks = [socket.create_connection(("127.0.0.1", A.http_port)) for _ in range(500)]
+    # thousands, held cheaply: the agent's RSS growth per idle connection
+    n = 3000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    n = min(n, soft - 100)
+    before = rss_kb(A.proc.pid)
+    socks = [socket.create_connection(("127.0.0.1", A.http_port)) for _ in range(n)]
+    # every connection accepted and answering
     eq(200, A.get("/v1/status/leader").status)
-    for s in socks[:10]:
+    for s in socks[:: max(1, n // 20)]:
         s.sendall(b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    per_conn = (rss_kb(A.proc.pid) - before) * 1024 / n
+    assert per_conn < 16 * 1024, f"{per_conn:.0f} bytes of RSS per idle connection"
     for s in socks:
         s.close()
 
