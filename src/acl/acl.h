@@ -257,8 +257,29 @@ void acl_cache_remote(struct acl_resolver *r, const char *secret, bool found,
                       const struct acl_identity *id, int64_t now_ns);
 void acl_resolver_servers_down(struct acl_resolver *r, bool down);
 /* A client's cached entry is stale and the servers are up: the caller
- * should fetch it again (async-cache refreshes in the background). */
+ * should fetch it again (async-cache refreshes in the background). secret
+ * is what acl_resolve would look up (acl_resolve_secret). */
 bool acl_resolver_needs_fetch(struct acl_resolver *r, const char *secret, int64_t now_ns);
+
+/* What a client agent does before acl_resolve(r, secret, now_ns):
+ *   ACL_FETCH_NONE    resolve now (a server, ACLs off, the recovery token,
+ *                     a fresh entry, or servers down: down_policy applies);
+ *   ACL_FETCH_WAIT    ask a server for *eff, acl_cache_remote the answer
+ *                     (or acl_resolver_servers_down), then resolve;
+ *   ACL_FETCH_REFRESH async-cache with a stale entry: resolve now from it
+ *                     and ask a server for *eff in the background.
+ * *eff is the secret acl_resolve looks up (the default token for none,
+ * else "anonymous"), borrowed from secret or the resolver. */
+enum acl_fetch_need {
+    ACL_FETCH_NONE = 0,
+    ACL_FETCH_WAIT,
+    ACL_FETCH_REFRESH,
+};
+enum acl_fetch_need acl_resolver_fetch_need(struct acl_resolver *r, const char *secret,
+                                            int64_t now_ns, const char **eff);
+/* The secret acl_resolve looks up for what a request carried: secret, else
+ * the default token, else ACL_ANONYMOUS_SECRET. Borrowed. */
+const char *acl_resolve_secret(const struct acl_resolver *r, const char *secret);
 
 #define ACL_RETIRE_GRACE_NS (120LL * 1000000000LL)
 

@@ -464,6 +464,27 @@ bool acl_resolver_needs_fetch(struct acl_resolver *r, const char *secret, int64_
     return !e || now_ns - e->fetched_ns >= r->cfg.token_ttl_ns;
 }
 
+const char *acl_resolve_secret(const struct acl_resolver *r, const char *secret)
+{
+    if (!secret || !*secret) secret = r->tokens[ACL_TOKEN_DEFAULT];
+    return *secret ? secret : ACL_ANONYMOUS_SECRET;
+}
+
+enum acl_fetch_need acl_resolver_fetch_need(struct acl_resolver *r, const char *secret,
+                                            int64_t now_ns, const char **eff)
+{
+    secret = acl_resolve_secret(r, secret);
+    *eff = secret;
+    if (!r->cfg.enabled || r->cfg.st || strlen(secret) > ACL_SECRET_MAX) return ACL_FETCH_NONE;
+    if (r->tokens[ACL_TOKEN_AGENT_RECOVERY][0] && !strcmp(secret, r->tokens[ACL_TOKEN_AGENT_RECOVERY]))
+        return ACL_FETCH_NONE; /* answered by this agent alone */
+    if (!acl_resolver_needs_fetch(r, secret, now_ns)) return ACL_FETCH_NONE;
+    /* Consul's async-cache: a stale answer now, a fresh one for the next
+     * request; a token never seen waits as under extend-cache. */
+    bool cached = cn_map_get(&r->cache, cn_str_from(secret)) != NULL;
+    return cached && r->cfg.down_policy == ACL_DOWN_ASYNC_CACHE ? ACL_FETCH_REFRESH : ACL_FETCH_WAIT;
+}
+
 static int resolve_remote(struct acl_resolver *r, const char *secret, int64_t now_ns,
                           const struct acl_authz **out)
 {
@@ -477,9 +498,11 @@ static int resolve_remote(struct acl_resolver *r, const char *secret, int64_t no
         *out = e->authz;
         return 0;
     }
-    /* Nothing usable cached and no server to ask: extend-cache and
-     * async-cache act as deny for a token never seen. */
-    *out = down == ACL_DOWN_ALLOW ? r->allow_all : r->deny_all;
+    /* Nothing usable cached and no server to ask. Consul's resolver: allow
+     * and deny say what to do; extend-cache and async-cache fall back to
+     * the default policy for a token never seen (acl.RootAuthorizer). */
+    bool allow = down == ACL_DOWN_ALLOW || (down != ACL_DOWN_DENY && r->cfg.default_allow);
+    *out = allow ? r->allow_all : r->deny_all;
     return 0;
 }
 
@@ -494,8 +517,7 @@ int acl_resolve(struct acl_resolver *r, const char *secret, int64_t now_ns,
         *out = r->allow_all;
         return 0;
     }
-    if (!secret || !*secret) secret = r->tokens[ACL_TOKEN_DEFAULT];
-    if (!*secret) secret = ACL_ANONYMOUS_SECRET;
+    secret = acl_resolve_secret(r, secret);
     /* Secrets are UUIDs (legacy ones at most 128 bytes): a huge one names
      * nothing and must not take cache room. */
     if (strlen(secret) > ACL_SECRET_MAX) return CN_EACLNOTFOUND;

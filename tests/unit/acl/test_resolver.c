@@ -1,6 +1,7 @@
 /* Token resolution: from the state store on servers (changes seen at once),
  * from a TTL cache with down_policy on clients, and the agent's tokens. */
 #include "acl/acl.h"
+#include "lib/cn_common.h"
 #include "state/state.h"
 #include "test.h"
 
@@ -243,6 +244,99 @@ TEST(resolver, client_cache_ttl_and_down_policy)
     ASSERT_EQ(ACL_DOWN_ASYNC_CACHE, acl_down_policy_parse("async-cache"));
     ASSERT_EQ(-1, acl_down_policy_parse("maybe"));
     acl_rules_release(&rules);
+}
+
+TEST(resolver, client_fetch_need)
+{
+    struct acl_rules rules;
+    struct cn_err err;
+    acl_rules_init(&rules);
+    ASSERT_OK(acl_rules_parse("node_prefix \"\" { policy = \"read\" }", 34, 0, &rules, &err));
+    const struct acl_rules *pr = &rules;
+    struct acl_identity id = {.accessor = "a", .policies = &pr, .npolicies = 1};
+    static const int policies[] = {ACL_DOWN_EXTEND_CACHE, ACL_DOWN_ASYNC_CACHE};
+    for (size_t i = 0; i < 2; i++) {
+        bool async = policies[i] == ACL_DOWN_ASYNC_CACHE;
+        struct acl_config c = {.enabled = true, .node_name = "n1",
+                               .down_policy = (enum acl_down_policy)policies[i],
+                               .token_ttl_ns = 5 * S};
+        struct acl_resolver *r = acl_resolver_new(&c);
+        const char *eff;
+        /* the secret looked up: given, else the default token, else anonymous */
+        ASSERT_STR_EQ(ACL_ANONYMOUS_SECRET, acl_resolve_secret(r, NULL));
+        ASSERT_STR_EQ(ACL_ANONYMOUS_SECRET, acl_resolve_secret(r, ""));
+        ASSERT_STR_EQ("tok", acl_resolve_secret(r, "tok"));
+        acl_set_agent_token(r, ACL_TOKEN_DEFAULT, "dflt");
+        ASSERT_STR_EQ("dflt", acl_resolve_secret(r, NULL));
+        ASSERT_STR_EQ("tok", acl_resolve_secret(r, "tok"));
+        /* servers down (a new client resolver): nothing to fetch */
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "tok", 0, &eff));
+        acl_resolver_servers_down(r, false);
+        ASSERT_EQ(ACL_FETCH_WAIT, acl_resolver_fetch_need(r, "tok", 0, &eff));
+        ASSERT_STR_EQ("tok", eff);
+        ASSERT_EQ(ACL_FETCH_WAIT, acl_resolver_fetch_need(r, NULL, 0, &eff));
+        ASSERT_STR_EQ("dflt", eff);
+        /* the recovery token and oversized secrets never go to a server */
+        acl_set_agent_token(r, ACL_TOKEN_AGENT_RECOVERY, "rec");
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "rec", 0, &eff));
+        char big[400];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, big, 0, &eff));
+        /* fresh for token_ttl, then fetched again: async-cache in the background */
+        acl_cache_remote(r, "tok", true, &id, 0);
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "tok", 4 * S, &eff));
+        ASSERT_EQ(async ? ACL_FETCH_REFRESH : ACL_FETCH_WAIT,
+                  acl_resolver_fetch_need(r, "tok", 5 * S, &eff));
+        /* a negative answer expires the same way */
+        acl_cache_remote(r, "gone", false, NULL, 0);
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "gone", 1 * S, &eff));
+        const struct acl_authz *a;
+        ASSERT_EQ(CN_EACLNOTFOUND, acl_resolve(r, "gone", 1 * S, &a));
+        /* servers down again: down_policy, no fetch */
+        acl_resolver_servers_down(r, true);
+        ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "tok", 50 * S, &eff));
+        ASSERT_OK(acl_resolve(r, "tok", 50 * S, &a));
+        ASSERT(acl_allow(a, ACL_R_NODE, CN_STR("x"), ACL_A_READ)); /* extended */
+        acl_resolver_free(r);
+    }
+    /* ACLs off, or a server: never */
+    struct acl_config off = {.enabled = false};
+    struct acl_resolver *r = acl_resolver_new(&off);
+    const char *eff;
+    acl_resolver_servers_down(r, false);
+    ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "tok", 0, &eff));
+    acl_resolver_free(r);
+    struct state_store *st = state_new();
+    r = server_resolver(st, NULL);
+    ASSERT_EQ(ACL_FETCH_NONE, acl_resolver_fetch_need(r, "tok", 0, &eff));
+    acl_resolver_free(r);
+    state_free(st);
+    acl_rules_release(&rules);
+}
+
+TEST(resolver, client_down_without_an_answer_follows_the_default_policy)
+{
+    /* Consul: extend-cache and async-cache fall back to
+     * acl.RootAuthorizer(default_policy) for a token never seen; allow and
+     * deny say what they say. */
+    static const struct {
+        int down;
+        bool default_allow, allowed;
+    } cases[] = {
+        {ACL_DOWN_EXTEND_CACHE, true, true},  {ACL_DOWN_EXTEND_CACHE, false, false},
+        {ACL_DOWN_ASYNC_CACHE, true, true},   {ACL_DOWN_ASYNC_CACHE, false, false},
+        {ACL_DOWN_DENY, true, false},         {ACL_DOWN_ALLOW, false, true},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+        struct acl_config c = {.enabled = true, .default_allow = cases[i].default_allow,
+                               .down_policy = (enum acl_down_policy)cases[i].down};
+        struct acl_resolver *r = acl_resolver_new(&c);
+        const struct acl_authz *a;
+        ASSERT_OK(acl_resolve(r, "never-seen", 0, &a));
+        ASSERT_EQ(cases[i].allowed, acl_allow(a, ACL_R_SERVICE, CN_STR("web"), ACL_A_WRITE));
+        acl_resolver_free(r);
+    }
 }
 
 TEST(resolver, retired_authorizers_outlive_a_change)
