@@ -332,6 +332,11 @@ static void submit(struct http_req *r, struct cn_buf *cmd)
     cn_buf_release(cmd);
 }
 
+void http_catalog_submit(struct http_req *r, struct cn_buf *cmd)
+{
+    submit(r, cmd);
+}
+
 static void http_catalog_register(struct http_req *r)
 {
     struct state_register reg;

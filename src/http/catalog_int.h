@@ -34,6 +34,10 @@ void http_read_headers(struct http_req *r, struct rpc_query *q);
 struct rpc_filter *http_read_take_filter(struct http_req *r);
 void http_read_finish(struct rpc_query *q, struct rpc_filter *filter);
 
+/* Submit a vetted catalog command and answer as /v1/catalog/register does
+ * (true, or the write's error); cmd is released. */
+void http_catalog_submit(struct http_req *r, struct cn_buf *cmd);
+
 /* The agent's datacenter (the Datacenter field of nodes). */
 const char *http_datacenter(struct http_req *r);
 
