@@ -29,6 +29,13 @@ static bool apply(struct gossip *g, enum gossip_key_op op, const struct gossip_k
 {
     cn_err_clear(err);
     int rc = 0;
+    /* Serf answers every keyring query with an error while encryption is off */
+    if (g->kr.n == 0) {
+        cn_err_set(err, CN_EINVAL, op == GOSSIP_KEY_LIST
+                                       ? "Keyring is empty (encryption not enabled)"
+                                       : "No keyring to modify (encryption not enabled)");
+        return false;
+    }
     switch (op) {
     case GOSSIP_KEY_LIST: return true;
     case GOSSIP_KEY_INSTALL: rc = gk_install(&g->kr, k, err); break;

@@ -19,6 +19,7 @@ struct obs {
     struct gossip_key_result keyres;
     bool have_keyres;
     struct gossip_key_count keys[8], primary[8];
+    char message0[128]; /* the first per-node message */
 };
 
 static struct obs O;
@@ -54,6 +55,7 @@ static void on_keyres(void *ctx, uint32_t node, const struct gossip_key_result *
     O.keyres = *r;
     memcpy(O.keys, r->keys, CN_MIN(r->n_keys, 8) * sizeof *r->keys);
     memcpy(O.primary, r->primary, CN_MIN(r->n_primary, 8) * sizeof *r->primary);
+    snprintf(O.message0, sizeof O.message0, "%s", r->n_messages ? r->messages[0].message : "");
     O.have_keyres = true;
 }
 
@@ -320,6 +322,30 @@ TEST(gossip_cluster, encrypted_cluster_and_key_rotation)
     /* still one healthy cluster after the rotation */
     simnet_run_until(net, simnet_now(net) + 10000);
     ASSERT(simnet_converged(net));
+    simnet_free(net);
+}
+
+/* Serf refuses keyring queries on a member without encryption. */
+TEST(gossip_cluster, keyring_operations_without_encryption_fail_everywhere)
+{
+    struct gossip_key k2 = key_of(2);
+    struct simnet *net = cluster(3, GOSSIP_PROFILE_LOCAL, NULL, 0);
+    join_all(net);
+    ASSERT_OK(simnet_key_op(net, 0, GOSSIP_KEY_INSTALL, &k2, false));
+    ASSERT(simnet_run_while(net, simnet_now(net) + 10000, 10, keyres_done, NULL));
+    ASSERT_EQ(3, O.keyres.num_nodes);
+    ASSERT_EQ(3, O.keyres.num_err);
+    ASSERT_EQ(3, O.keyres.n_messages);
+    ASSERT_STR_EQ("No keyring to modify (encryption not enabled)", O.message0);
+    O.have_keyres = false;
+    ASSERT_OK(simnet_key_op(net, 1, GOSSIP_KEY_LIST, NULL, false));
+    ASSERT(simnet_run_while(net, simnet_now(net) + 10000, 10, keyres_done, NULL));
+    ASSERT_EQ(3, O.keyres.num_err);
+    ASSERT_EQ(0, O.keyres.n_keys);
+    for (uint32_t i = 0; i < 3; i++) {
+        const struct gossip_key *keys;
+        ASSERT_EQ(0, gossip_keyring(simnet_node(net, i)->g, &keys));
+    }
     simnet_free(net);
 }
 
