@@ -13,6 +13,12 @@
  * of sync and schedules removal of what the agent does not know (except
  * serfHealth and the consul service, which the leader owns). It runs at
  * start and then every minute, scaled up with cluster size like Consul's.
+ *
+ * A client agent has no catalog to check a write against (who may register
+ * a service depends on what the node already holds) nor ACL tables, so its
+ * writes go to a server as HTTP requests carrying the command and the token
+ * (PUT /v1/internal/cairn/catalog-sync), and the server vets them, as
+ * Consul's servers vet a client's Catalog.Register.
  */
 #include <ctype.h>
 #include <math.h>
@@ -20,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "agent/local_int.h"
 #include "lib/cn_common.h"
 #include "lib/cn_log.h"
@@ -42,7 +49,8 @@ struct ae_write {
     uint64_t *check_gens;
     size_t nchecks;
     struct rpc_write *handle;
-    bool submitting, finished; /* done() may run inside rpc_write_submit */
+    struct http_tunnel *tunnel; /* a client's write, on its way to a server */
+    bool submitting, finished;  /* done() may run inside the submit call */
 };
 
 /* ---- the writes ------------------------------------------------------------------- */
@@ -104,23 +112,102 @@ static void write_done(void *arg, int rc, const struct rpc_result *res)
     if (--l->ae.inflight == 0) round_end(l);
 }
 
-static void submit(struct agent_local *l, struct ae_write *w, struct cn_buf *cmd)
+/* ---- a client's writes, vetted by a server ---------------------------------------- */
+
+static bool is_client(struct agent_local *l)
+{
+    return !agent_cfg(l->agent)->server;
+}
+
+static void remote_written(void *arg, const void *resp, size_t len)
+{
+    struct ae_write *w = arg;
+    const char *p = resp, *body = memmem(p, len, "\r\n\r\n", 4);
+    int status = len > 12 && !memcmp(p, "HTTP/1.", 7) ? atoi(p + 9) : 0;
+    char text[200] = "no answer";
+    struct rpc_result res = {.text = text};
+    int rc = 0;
+    w->tunnel = NULL;
+    if (status != 200) {
+        size_t blen = body ? len - (size_t)(body + 4 - p) : 0;
+        if (body) snprintf(text, sizeof text, "%.*s", (int)CN_MIN(blen, 150), body + 4);
+        text[strcspn(text, "\n")] = 0;
+        rc = status != 403 ? CN_EIO : strncmp(text, "ACL not found", 13) ? CN_EPERM : CN_EACLNOTFOUND;
+    }
+    write_done(w, rc, rc ? &res : NULL);
+}
+
+/* Whether a token can travel in a header and mean the same there. */
+static bool header_safe(const char *s)
+{
+    size_t n = strlen(s);
+    if (n && (s[0] == ' ' || s[n - 1] == ' ')) return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+    return true;
+}
+
+/* done() may run before this returns; the tunnel otherwise. */
+static struct http_tunnel *remote_write(struct agent_local *l, struct ae_write *w,
+                                        const struct cn_buf *cmd, const char *token)
+{
+    struct http_server *h = agent_http(l->agent);
+    struct cn_buf req;
+    if (!h) {
+        write_done(w, CN_ENOSERVERS, NULL);
+        return NULL;
+    }
+    if (!*token || strlen(token) > 512 || !header_safe(token)) {
+        write_done(w, CN_EACLNOTFOUND, NULL); /* no server knows such a secret */
+        return NULL;
+    }
+    char head[768];
+    cn_buf_init(&req, CN_BUF_UNLIMITED);
+    int n = snprintf(head, sizeof head,
+                     "PUT /v1/internal/cairn/catalog-sync HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "X-Consul-Token: %s\r\nContent-Length: %zu\r\n\r\n",
+                     token, cmd->len);
+    if (cn_buf_append(&req, head, (size_t)n) || cn_buf_append(&req, cmd->data, cmd->len))
+        CN_BUG("an unlimited buffer refused an append");
+    struct http_tunnel *t = http_server_inject(h, req.data, req.len, "127.0.0.1", 0, remote_written, w);
+    cn_buf_release(&req);
+    return t;
+}
+
+static void submit(struct agent_local *l, struct ae_write *w, struct cn_buf *cmd, const char *token)
 {
     w->l = l;
     l->ae.inflight++;
     cn_list_insert_tail(&l->ae.writes, &w->link);
     w->submitting = true;
-    struct rpc_write *h = rpc_write_submit(l->rpc, cmd, write_done, w);
+    struct rpc_write *h = NULL;
+    struct http_tunnel *t = NULL;
+    if (is_client(l)) {
+        /* No token at all is the anonymous token (a Consul client's RPC with
+         * an empty token), not the default token of the server it reaches. */
+        const char *tok = local_sync_token(l, token);
+        t = remote_write(l, w, cmd, *tok ? tok : ACL_ANONYMOUS_SECRET);
+    } else {
+        h = rpc_write_submit(l->rpc, cmd, write_done, w);
+    }
     w->submitting = false;
-    if (w->finished)
+    if (w->finished) {
         write_free(w);
-    else
+    } else {
         w->handle = h;
+        w->tunnel = t;
+    }
 }
 
 static const struct acl_authz *authz_for(struct agent_local *l, const char *token)
 {
     const struct acl_authz *a = NULL;
+    /* A client only encodes (and checks the shape of) its writes; the
+     * server they go to vets them with the token (remote_write). */
+    if (is_client(l)) {
+        if (!l->ae.encode_only) l->ae.encode_only = acl_authz_static(true);
+        return l->ae.encode_only;
+    }
     if (rpc_authorize(l->rpc, local_sync_token(l, token), &a)) return NULL;
     return a;
 }
@@ -146,7 +233,7 @@ static void send_register(struct agent_local *l, struct state_register *reg, con
         fail_prepare(l, "registration", w->id ? w->id : l->node_name, rc, &err);
         write_free(w);
     } else {
-        submit(l, w, &cmd);
+        submit(l, w, &cmd, token);
     }
     cn_buf_release(&cmd);
 }
@@ -170,7 +257,7 @@ static void send_deregister(struct agent_local *l, enum wkind kind, const char *
         struct ae_write *w = CN_NEW(struct ae_write);
         w->kind = kind;
         w->id = cn_strdup(id);
-        submit(l, w, &cmd);
+        submit(l, w, &cmd, NULL);
     }
     cn_buf_release(&cmd);
 }
@@ -573,6 +660,9 @@ void ae_stop(struct agent_local *l)
         struct ae_write *w = cn_list_entry(it, struct ae_write, link);
         cn_list_remove(&w->link);
         if (w->handle) rpc_write_cancel(w->handle);
+        if (w->tunnel) http_tunnel_cancel(w->tunnel);
         write_free(w);
     }
+    acl_authz_free(ae->encode_only);
+    ae->encode_only = NULL;
 }

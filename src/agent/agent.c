@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "acl/acl.h"
+#include "agent/acl_fetch.h"
 #include "agent/acl_repl.h"
 #include "agent/cluster.h"
 #include "agent/coord_sync.h"
@@ -52,6 +53,7 @@ struct agent {
     struct agent_watches *watches; /* configured watches (watch.c) */
     struct agent_coords *coords;   /* network coordinates (coord_sync.c) */
     struct acl_repl *acl_repl;     /* a secondary's ACL replication (acl_repl.c) */
+    struct acl_fetch *acl_fetch;   /* a client's token resolution (acl_fetch.c) */
     const char *joins[64], *joins_wan[64];
     uv_timer_t leave_timer;
     bool leaving, forced;
@@ -93,6 +95,11 @@ struct agent_coords *agent_coords(struct agent *a)
 struct acl_repl *agent_acl_repl(struct agent *a)
 {
     return a->acl_repl;
+}
+
+struct acl_fetch *agent_acl_fetch(struct agent *a)
+{
+    return a->acl_fetch;
 }
 
 const char *agent_node_id(const struct agent *a)
@@ -179,6 +186,7 @@ static void shutdown_agent(struct agent *a)
     a->watches = NULL;
     agent_coords_stop(a->coords); /* before HTTP and the server: it uses both */
     acl_repl_stop(a->acl_repl);   /* the same */
+    acl_fetch_stop(a->acl_fetch); /* the same */
     if (a->cluster) cluster_close(a->cluster);
     dns_server_close(a->dns); /* before HTTP: its client-agent lookups ride on it */
     a->dns = NULL;
@@ -451,6 +459,8 @@ static int start_acl(struct agent *a, struct cn_err *err)
     for (int t = 0; t < ACL_TOKEN__COUNT; t++)
         acl_set_agent_token(a->acl, (enum acl_token_type)t, cfg_first(c, token_keys[t]));
     load_persisted_tokens(a);
+    /* A client has no ACL tables: it asks its servers (acl_fetch.h). */
+    if (c->acl_enabled && !c->server) a->acl_fetch = acl_fetch_new(a);
     return 0;
 }
 
@@ -497,7 +507,9 @@ static int start_http(struct agent *a, struct cn_err *err)
         .max_conns_per_client = (size_t)a->cfg.http_max_conns_per_client,
     };
     struct http_env env = {.rpc = a->rpc, .agent = a, .acl = a->acl,
-                           .route_request = cluster_route_request, .route_ctx = a->cluster};
+                           .route_request = cluster_route_request, .route_ctx = a->cluster,
+                           .token_wait = a->acl_fetch ? acl_fetch_http_wait : NULL,
+                           .token_wait_ctx = a->acl_fetch};
     a->http = http_server_new(&a->loop, &hc, &env);
     /* client_addr may list several addresses, space-separated. */
     char addrs[512];
@@ -668,6 +680,7 @@ int agent_main(int argc, char **argv)
     agent_events_free(a->events);
     agent_coords_free(a->coords);
     acl_repl_free(a->acl_repl);
+    acl_fetch_free(a->acl_fetch);
     rpc_free(a->rpc);
     acl_resolver_free(a->acl);
     state_free(a->st);

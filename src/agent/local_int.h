@@ -54,6 +54,8 @@ struct agent_wait {
 
 struct http_tunnel;
 
+struct acl_authz;
+
 struct ae_state {
     uv_timer_t kick;      /* 0 ms: coalesce changes into one round */
     uv_timer_t full;      /* periodic full sync */
@@ -69,6 +71,7 @@ struct ae_state {
     bool fullq_remote;
     bool full_wanted;
     int64_t interval_ms;
+    struct acl_authz *encode_only; /* a client encodes writes with it; servers vet them */
 };
 
 struct http_tunnel;

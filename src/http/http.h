@@ -44,6 +44,12 @@ struct http_req;
  * and answers it later with http_reply_passthrough; then it returns 1. */
 typedef int (*http_route_request_fn)(void *ctx, struct http_req *r);
 
+/* Client agents resolve tokens through servers. Called for a request that
+ * runs here, before its token is resolved: 0 = resolve it now; 1 = the
+ * token is being fetched: the hook took the request (it set r->cancel) and
+ * calls http_dispatch_resume(r) once the token resolves without waiting. */
+typedef int (*http_token_wait_fn)(void *ctx, struct http_req *r);
+
 /* What handlers reach: the endpoint layer and the agent's local state. */
 struct http_env {
     struct rpc *rpc;
@@ -51,6 +57,8 @@ struct http_env {
     struct acl_resolver *acl;
     http_route_request_fn route_request; /* NULL: everything runs here */
     void *route_ctx;
+    http_token_wait_fn token_wait; /* NULL: tokens resolve at once (servers) */
+    void *token_wait_ctx;
 };
 
 /* ---- forwarded requests (the server RPC layer) ------------------------ */

@@ -141,6 +141,9 @@ void http_request_bytes(const struct http_req *r, struct cn_buf *out);
 void http_dispatch(struct http_req *r);
 /* Dispatch without asking the router where to run (forwarded requests). */
 void http_dispatch_here(struct http_req *r);
+/* Resolve the token and run the handler of a request the env's token_wait
+ * hook took (r->cancel cleared first by the hook). */
+void http_dispatch_resume(struct http_req *r);
 /* Route for a method/path (NULL when none matches any method); used by the
  * connection for body limits before the body arrives. */
 const struct http_route *http_route_find(const char *path);

@@ -146,6 +146,15 @@ static void dispatch(struct http_req *r, bool may_forward)
     if (may_forward && !local && r->env->route_request &&
         r->env->route_request(r->env->route_ctx, r))
         return; /* forwarded; answered later */
+    if (!(rt->flags & ROUTE_NO_ACL) && r->env->token_wait &&
+        r->env->token_wait(r->env->token_wait_ctx, r))
+        return; /* a client agent asks a server; resumes in http_dispatch_resume */
+    http_dispatch_resume(r);
+}
+
+void http_dispatch_resume(struct http_req *r)
+{
+    const struct http_route *rt = r->route;
     if (!(rt->flags & ROUTE_NO_ACL)) {
         int rc = rpc_authorize(r->env->rpc, r->token, &r->authz);
         if (rc) {
