@@ -19,6 +19,7 @@
 #include "agent/cluster.h"
 #include "agent/coord_sync.h"
 #include "agent/event.h"
+#include "agent/gossip_config.h"
 #include "agent/watch.h"
 #include "agent/dns_server.h"
 #include "agent/local.h"
@@ -570,11 +571,18 @@ static int start_cluster(struct agent *a, struct cn_err *err)
         .retry_interval_ns = agent_config_dur(&a->cfg, "retry_interval", 30 * CN_NS_PER_S),
         .retry_max = (int)agent_config_int(&a->cfg, "retry_max", 0),
         .encrypt = agent_config_str(&a->cfg, "encrypt", NULL),
+        .disable_keyring_file = agent_config_bool(&a->cfg, "disable_keyring_file", false),
+        .verify_incoming = agent_config_bool(&a->cfg, "encrypt_verify_incoming", true),
+        .verify_outgoing = agent_config_bool(&a->cfg, "encrypt_verify_outgoing", true),
         .build = build,
         .primary_datacenter = a->cfg.primary_datacenter,
         .acl_enabled = a->cfg.acl_enabled,
         .acl_token_replication = acl_token_replication(&a->cfg),
     };
+    int rc;
+    if ((rc = agent_gossip_timing(&a->cfg, false, &cc.timing_lan, err)) ||
+        (rc = agent_gossip_timing(&a->cfg, true, &cc.timing_wan, err)))
+        return rc;
     return cluster_new(&a->loop, &cc, &a->cluster, err);
 }
 

@@ -880,19 +880,23 @@ static int start_pool(struct cluster *cl, bool wan, struct cn_err *err)
     c.core.addr.port = (uint16_t)sport;
     c.bind.port = (uint16_t)sport;
     c.default_port = (uint16_t)(wan ? 8302 : 8301);
-    gossip_timing_default(&c.core.timing, wan ? GOSSIP_PROFILE_WAN
-                                              : cl->cfg.dev ? GOSSIP_PROFILE_DEV : GOSSIP_PROFILE_LAN);
-    struct gossip_key key;
-    if (cl->cfg.encrypt && *cl->cfg.encrypt) {
-        if (gossip_key_decode(cn_str_from(cl->cfg.encrypt), &key, err)) return err->code;
-        c.core.keys = &key;
-        c.core.n_keys = 1;
-        c.core.verify_incoming = c.core.verify_outgoing = true;
-    }
+    const struct gossip_timing *tuned = wan ? &cl->cfg.timing_wan : &cl->cfg.timing_lan;
+    if (tuned->probe_interval_ms)
+        c.core.timing = *tuned;
+    else
+        gossip_timing_default(&c.core.timing, wan ? GOSSIP_PROFILE_WAN
+                                                  : cl->cfg.dev ? GOSSIP_PROFILE_DEV
+                                                                : GOSSIP_PROFILE_LAN);
+    struct gossip_key keys[GOSSIP_KEYS_MAX];
+    if (cluster__keyring_load(cl, wan, keys, &c.core.n_keys, err)) return err->code;
+    c.core.keys = keys;
+    c.core.verify_incoming = cl->cfg.verify_incoming;
+    c.core.verify_outgoing = cl->cfg.verify_outgoing;
     c.core.coordinates = !cl->cfg.disable_coordinates;
-    c.cb = (struct gossip_io_callbacks){.ctx = cl, .member = wan ? on_wan_member : on_member,
-                                        .event = wan ? NULL : on_event, .join = on_join,
-                                        .left = wan ? NULL : on_left};
+    c.cb = (struct gossip_io_callbacks){
+        .ctx = cl, .member = wan ? on_wan_member : on_member, .event = wan ? NULL : on_event,
+        .join = on_join, .left = wan ? NULL : on_left, .key_result = cluster__key_result,
+        .keyring = wan ? cluster__keyring_changed_wan : cluster__keyring_changed_lan};
     int rc = gossip_io_start(cl->loop, &c, wan ? &cl->wan : &cl->lan, err);
     if (rc) cn_err_wrap(err, "starting the %s gossip pool on port %d", wan ? "WAN" : "LAN", sport);
     return rc;
@@ -929,6 +933,7 @@ int cluster_new(uv_loop_t *loop, const struct cluster_config *cfg, struct cluste
     cn_list_init(&cl->links);
     cn_list_init(&cl->pendings);
     cn_list_init(&cl->tunnels);
+    cn_list_init(&cl->key_waits);
     cn_rand_seed(&cl->rand, cn_rand_os_u64());
     uv_timer_init(loop, &cl->retry);
     cl->retry.data = cl;

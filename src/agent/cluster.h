@@ -41,6 +41,12 @@ struct cluster_config {
     int64_t retry_interval_ns;
     int retry_max;
     const char *encrypt;       /* base64 gossip key, or NULL */
+    bool disable_keyring_file; /* keep the keyring in memory, not in data_dir/serf */
+    bool verify_incoming;      /* encrypt_verify_incoming */
+    bool verify_outgoing;      /* encrypt_verify_outgoing */
+    /* gossip_lan / gossip_wan and reconnect_timeout(_wan); a zero
+     * probe_interval_ms means the pool's profile as it is */
+    struct gossip_timing timing_lan, timing_wan;
     const char *build;         /* "<version>:<revision>" tag */
     const char *data_dir;      /* NULL: no member snapshot (-dev) */
     bool autopilot_cleanup;    /* autopilot.cleanup_dead_servers (default true) */
@@ -113,6 +119,18 @@ size_t cluster_known_servers(const struct cluster *cl);
 /* Datacenters known through the WAN pool (ours first), nearest first by the
  * median estimated round-trip time to their servers. */
 size_t cluster_datacenters(struct cluster *cl, char (*out)[64], size_t max);
+
+/* ---- gossip keyring (cluster_keyring.c) --------------------------------- */
+
+bool cluster_has_pool(const struct cluster *cl, bool wan);
+/* A keyring operation across the LAN (or WAN) pool: done(ctx, r) runs once,
+ * possibly before this returns; *id cancels it. CN_ENOENT without that pool. */
+typedef void (*cluster_key_fn)(void *ctx, const struct gossip_key_result *r);
+int cluster_key_op(struct cluster *cl, bool wan, enum gossip_key_op op,
+                   const struct gossip_key *key, cluster_key_fn done, void *ctx, uint64_t *id,
+                   struct cn_err *err);
+/* done() will not run (the operation itself still completes in the pool). */
+void cluster_key_cancel(struct cluster *cl, uint64_t id);
 
 /* ---- network coordinates -------------------------------------------------- */
 

@@ -124,6 +124,10 @@ struct cluster {
     void *join_ctx;
     void (*leave_done)(void *ctx);
     void *leave_ctx;
+    /* cluster_keyring.c */
+    char *keyring_file[2];   /* LAN, WAN keyring files; NULL: kept in memory only */
+    struct cn_list key_waits; /* keyring operations waiting for their pool */
+    uint64_t next_key_id;
 };
 
 /* ---- cluster.c ------------------------------------------------------ */
@@ -156,6 +160,17 @@ bool cluster__wan_join_result(struct cluster *cl, const struct gossip_join_resul
 void cluster__wan_flood(struct cluster *cl, const struct gossip_member *m);
 /* ...every one of them (after any join succeeded). */
 void cluster__wan_flood_all(struct cluster *cl);
+
+/* ---- cluster_keyring.c ---------------------------------------------- */
+
+/* The pool's starting keyring: its keyring file (created from `encrypt`
+ * when missing), or `encrypt` alone when there is no file to keep. */
+int cluster__keyring_load(struct cluster *cl, bool wan, struct gossip_key *keys, size_t *n,
+                          struct cn_err *err);
+/* gossip_io callbacks (ctx = the cluster): persist, and answer operations. */
+void cluster__keyring_changed_lan(void *ctx, const struct gossip_key *keys, size_t n);
+void cluster__keyring_changed_wan(void *ctx, const struct gossip_key *keys, size_t n);
+void cluster__key_result(void *ctx, const struct gossip_key_result *r);
 
 /* ---- cluster_snap.c ------------------------------------------------- */
 
