@@ -60,4 +60,62 @@ int agent_raft_configuration(struct agent *a, bool stale, struct agent_raft_peer
  * when the configuration has no such server, CN_ENOTLEADER off the leader. */
 int agent_raft_remove_peer(struct agent *a, const char *addr, const char *id);
 
+/* ---- /v1/operator/keyring (keyring.c) ------------------------------------ */
+
+/* Consul's Internal.KeyringOperation: on a server, the operation runs in
+ * the WAN pool, then in the LAN pool of every datacenter (ours here, the
+ * others through one of their servers), each as a gossip query that every
+ * alive member answers. */
+enum agent_keyring_op {
+    AGENT_KEYRING_LIST,
+    AGENT_KEYRING_INSTALL,
+    AGENT_KEYRING_USE,
+    AGENT_KEYRING_REMOVE,
+};
+enum agent_keyring_flags {
+    AGENT_KEYRING_LAN_ONLY = 1 << 0, /* our LAN pool only: asked by another datacenter */
+};
+
+#define AGENT_KEYRING_POOLS_MAX 16
+#define AGENT_KEYRING_KEYS_MAX 32
+#define AGENT_KEYRING_MSGS_MAX 16
+
+/* One pool's answer (Consul's structs.KeyringResponse). */
+struct agent_keyring_pool {
+    bool wan;
+    char datacenter[64];
+    char error[128]; /* "" when every member answered and none failed */
+    uint32_t num_nodes;
+    size_t n_keys;
+    struct {
+        char key[48]; /* base64 */
+        uint32_t count;
+    } keys[AGENT_KEYRING_KEYS_MAX];
+    size_t n_messages; /* members that failed, and why */
+    struct {
+        char node[128];
+        char message[128];
+    } messages[AGENT_KEYRING_MSGS_MAX];
+};
+
+struct agent_keyring_result {
+    int rc;          /* not 0: the operation failed as a whole; error says why */
+    char error[256];
+    size_t n;
+    struct agent_keyring_pool pools[AGENT_KEYRING_POOLS_MAX];
+};
+
+struct agent_keyring_req;
+typedef void (*agent_keyring_fn)(void *ctx, const struct agent_keyring_result *res);
+
+/* Start an operation; key_b64 is the base64 key (ignored for LIST), token
+ * goes with the requests to other datacenters. done(ctx, res) runs once,
+ * possibly before this returns (then *out is NULL); res is valid during the
+ * call. CN_ENOSERVERS on a client agent (done does not run). */
+int agent_keyring_start(struct agent *a, enum agent_keyring_op op, const char *key_b64,
+                        const char *token, unsigned flags, agent_keyring_fn done, void *ctx,
+                        struct agent_keyring_req **out);
+/* The requester went away: done will not run. */
+void agent_keyring_cancel(struct agent_keyring_req *q);
+
 #endif
