@@ -23,12 +23,20 @@ static bool key_from(struct cn_str s, struct gossip_key *k)
     return true;
 }
 
-/* Apply an operation to our own keyring. */
+/* Apply an operation to our own keyring; a replay (a query we already
+ * applied, asked again) only says how it would go now: applying it again
+ * could undo a later operation (an install re-applied after the remove
+ * that followed it). */
 static bool apply(struct gossip *g, enum gossip_key_op op, const struct gossip_key *k,
-                  struct cn_err *err)
+                  bool replay, struct cn_err *err)
 {
+    struct gkeyring copy, *kr = &g->kr;
     cn_err_clear(err);
     int rc = 0;
+    if (replay) {
+        copy = g->kr;
+        kr = &copy;
+    }
     /* Serf answers every keyring query with an error while encryption is off */
     if (g->kr.n == 0) {
         cn_err_set(err, CN_EINVAL, op == GOSSIP_KEY_LIST
@@ -38,11 +46,11 @@ static bool apply(struct gossip *g, enum gossip_key_op op, const struct gossip_k
     }
     switch (op) {
     case GOSSIP_KEY_LIST: return true;
-    case GOSSIP_KEY_INSTALL: rc = gk_install(&g->kr, k, err); break;
-    case GOSSIP_KEY_USE: rc = gk_use(&g->kr, k, err); break;
-    case GOSSIP_KEY_REMOVE: rc = gk_remove(&g->kr, k, err); break;
+    case GOSSIP_KEY_INSTALL: rc = gk_install(kr, k, err); break;
+    case GOSSIP_KEY_USE: rc = gk_use(kr, k, err); break;
+    case GOSSIP_KEY_REMOVE: rc = gk_remove(kr, k, err); break;
     }
-    if (rc == 0) g->out_keyring_changed = true;
+    if (rc == 0 && !replay) g->out_keyring_changed = true;
     return rc == 0;
 }
 
@@ -180,7 +188,7 @@ int g_key_op(struct gossip *g, const struct gossip_event *ev, struct cn_err *err
 
     /* Our own answer first: list before the change, so LIST shows what is. */
     struct cn_err local;
-    bool ok = apply(g, op, &q->key, &local);
+    bool ok = apply(g, op, &q->key, false, &local);
     tally(q, gnode_name(g->self), ok, local.msg, g->kr.keys, op == GOSSIP_KEY_LIST ? g->kr.n : 0,
           op == GOSSIP_KEY_LIST && g->kr.n ? &g->kr.keys[0] : NULL);
     cn_map_put(&q->responded, gnode_name(g->self), (void *)1);
@@ -216,8 +224,8 @@ void g_on_query(struct gossip *g, struct cn_str body)
     int seen = seen_find(g, m.ltime, id);
     if (seen >= 0) {
         /* Gossip copies arrive close together; a copy well after our answer
-         * is the origin asking again: answer again (operations are
-         * idempotent), don't re-broadcast. */
+         * may be the origin asking again: answer again (from the keyring as
+         * it is, without applying the operation twice), don't re-broadcast. */
         if (g->now_ms - g->q_seen[seen].answered_ms < 2ull * g->t.gossip_interval_ms) return;
         g->q_seen[seen].answered_ms = g->now_ms;
     } else {
@@ -230,7 +238,7 @@ void g_on_query(struct gossip *g, struct cn_str body)
     struct gossip_key k;
     if (!key_from(m.key, &k)) memset(&k, 0, sizeof k);
     struct cn_err err;
-    bool ok = apply(g, (enum gossip_key_op)m.op, &k, &err);
+    bool ok = apply(g, (enum gossip_key_op)m.op, &k, seen >= 0, &err);
     struct gmsg_query_resp r = {.ltime = m.ltime, .id = m.id, .from = gnode_name(g->self),
                                 .ok = ok, .message = cn_str_from(ok ? "" : err.msg)};
     if (m.op == GOSSIP_KEY_LIST) {

@@ -483,6 +483,51 @@ TEST(gossip_core, encryption_refuses_plaintext_and_garbage)
     gossip_free(g);
 }
 
+static void put_key_query(struct cn_buf *b, uint64_t ltime, uint32_t id, enum gossip_key_op op,
+                          const struct gossip_key *k)
+{
+    struct gmsg_query m = {.ltime = ltime, .id = id, .op = (uint8_t)op,
+                           .origin = cn_str_from("origin"), .origin_addr = addr(9),
+                           .key = {(const char *)k->bytes, k->len}};
+    gw_query(b, &m);
+}
+
+/* A keyring query asked again (the origin's retry, a late gossip copy) is
+ * answered again but not applied again: an install replayed after the
+ * remove that followed it must not bring the key back. */
+TEST(gossip_core, a_replayed_key_query_is_answered_not_applied_again)
+{
+    struct gossip_config cfg;
+    gossip_config_init(&cfg);
+    cfg.name = "self";
+    cfg.addr = addr(1);
+    cfg.verify_incoming = false; /* the test speaks plaintext */
+    struct gossip_key k1 = {.len = 32}, k2 = {.len = 16};
+    memset(k2.bytes, 2, 16);
+    cfg.keys = &k1;
+    cfg.n_keys = 1;
+    struct cn_err err;
+    struct gossip *g = gossip_new(&cfg, 0, &err);
+    ASSERT(g != NULL);
+    memset(&S, 0, sizeof S);
+    const struct gossip_key *keys;
+    struct cn_buf b;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    put_key_query(&b, 1, 7, GOSSIP_KEY_INSTALL, &k2);
+    feed(g, 10, &b, 9);
+    ASSERT_EQ(2, gossip_keyring(g, &keys));
+    put_key_query(&b, 2, 8, GOSSIP_KEY_REMOVE, &k2);
+    feed(g, 20, &b, 9);
+    ASSERT_EQ(1, gossip_keyring(g, &keys));
+    put_key_query(&b, 1, 7, GOSSIP_KEY_INSTALL, &k2); /* seconds later */
+    S.n_packets = 0;
+    feed(g, 5000, &b, 9);
+    ASSERT_EQ(1, gossip_keyring(g, &keys));
+    ASSERT(S.n_packets >= 1); /* answered again */
+    cn_buf_release(&b);
+    gossip_free(g);
+}
+
 TEST(gossip_core, tags_change_bumps_incarnation_and_notifies)
 {
     struct gossip *g = core("self", GOSSIP_PROFILE_LAN);
