@@ -410,6 +410,14 @@ class NetnsCluster(Cluster):
             a.name = name
             (self.servers if server else self.clients).append(a)
 
+    def start(self, timeout=20):
+        # every agent has its own address and Consul's ports: the seed
+        # (s1's) cannot move, unlike Cluster's on loopback
+        for a in self.agents():
+            a.start()
+        wait_until(lambda: self.leader() is not None, timeout=timeout, what="a leader")
+        return self
+
     def leader(self):
         addrs = set()
         for s in self.servers:
