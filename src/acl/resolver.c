@@ -476,13 +476,14 @@ enum acl_fetch_need acl_resolver_fetch_need(struct acl_resolver *r, const char *
     secret = acl_resolve_secret(r, secret);
     *eff = secret;
     if (!r->cfg.enabled || r->cfg.st || strlen(secret) > ACL_SECRET_MAX) return ACL_FETCH_NONE;
-    if (r->tokens[ACL_TOKEN_AGENT_RECOVERY][0] && !strcmp(secret, r->tokens[ACL_TOKEN_AGENT_RECOVERY]))
-        return ACL_FETCH_NONE; /* answered by this agent alone */
+    const char *recovery = r->tokens[ACL_TOKEN_AGENT_RECOVERY];
+    if (*recovery && !strcmp(secret, recovery)) return ACL_FETCH_NONE; /* this agent answers */
     if (!acl_resolver_needs_fetch(r, secret, now_ns)) return ACL_FETCH_NONE;
     /* Consul's async-cache: a stale answer now, a fresh one for the next
      * request; a token never seen waits as under extend-cache. */
     bool cached = cn_map_get(&r->cache, cn_str_from(secret)) != NULL;
-    return cached && r->cfg.down_policy == ACL_DOWN_ASYNC_CACHE ? ACL_FETCH_REFRESH : ACL_FETCH_WAIT;
+    bool async = r->cfg.down_policy == ACL_DOWN_ASYNC_CACHE;
+    return cached && async ? ACL_FETCH_REFRESH : ACL_FETCH_WAIT;
 }
 
 static int resolve_remote(struct acl_resolver *r, const char *secret, int64_t now_ns,

@@ -132,7 +132,10 @@ static void remote_written(void *arg, const void *resp, size_t len)
         size_t blen = body ? len - (size_t)(body + 4 - p) : 0;
         if (body) snprintf(text, sizeof text, "%.*s", (int)CN_MIN(blen, 150), body + 4);
         text[strcspn(text, "\n")] = 0;
-        rc = status != 403 ? CN_EIO : strncmp(text, "ACL not found", 13) ? CN_EPERM : CN_EACLNOTFOUND;
+        if (status != 403)
+            rc = CN_EIO;
+        else
+            rc = strncmp(text, "ACL not found", 13) ? CN_EPERM : CN_EACLNOTFOUND;
     }
     write_done(w, rc, rc ? &res : NULL);
 }
@@ -169,7 +172,8 @@ static struct http_tunnel *remote_write(struct agent_local *l, struct ae_write *
                      token, cmd->len);
     if (cn_buf_append(&req, head, (size_t)n) || cn_buf_append(&req, cmd->data, cmd->len))
         CN_BUG("an unlimited buffer refused an append");
-    struct http_tunnel *t = http_server_inject(h, req.data, req.len, "127.0.0.1", 0, remote_written, w);
+    struct http_tunnel *t =
+        http_server_inject(h, req.data, req.len, "127.0.0.1", 0, remote_written, w);
     cn_buf_release(&req);
     return t;
 }

@@ -35,7 +35,8 @@ static void add_policies(struct rpc_query *q, struct state_store *st, const char
             id->management = true;
             continue;
         }
-        const struct state_acl_policy *p = state_acl_policy_get(st, cn_str_from(t->policies[i]), NULL);
+        const struct state_acl_policy *p =
+            state_acl_policy_get(st, cn_str_from(t->policies[i]), NULL);
         if (p && in_dcs(dc, p->dcs, p->ndcs)) id->rules[id->nrules++] = p->rules;
     }
 }
@@ -45,10 +46,12 @@ static void add_identities(struct rpc_query *q, const char *dc, const struct sta
 {
     id->services = CN_ARENA_ARRAY(&q->arena, const char *, t->nsvc + 1);
     for (size_t i = 0; i < t->nsvc && id->nservices < RPC_ACL_IDENT_LIST_MAX; i++)
-        if (in_dcs(dc, t->svc[i].dcs, t->svc[i].ndcs)) id->services[id->nservices++] = t->svc[i].name;
+        if (in_dcs(dc, t->svc[i].dcs, t->svc[i].ndcs))
+            id->services[id->nservices++] = t->svc[i].name;
     id->nodes = CN_ARENA_ARRAY(&q->arena, const char *, t->nnodes + 1);
     for (size_t i = 0; i < t->nnodes && id->nnodes < RPC_ACL_IDENT_LIST_MAX; i++)
-        if (!t->nodes[i].dc[0] || !strcmp(t->nodes[i].dc, dc)) id->nodes[id->nnodes++] = t->nodes[i].name;
+        if (!t->nodes[i].dc[0] || !strcmp(t->nodes[i].dc, dc))
+            id->nodes[id->nnodes++] = t->nodes[i].name;
 }
 
 int rpc_acl_ident_run(struct rpc_query *q, struct state_store *st, struct state_watch_set *ws)
@@ -141,7 +144,8 @@ int rpc_acl_ident_decode(const void *p, size_t len, struct cn_arena *a, struct r
     out->expires_ns = cn_dec_svar(&d);
     out->rules = dec_list(&d, a, ACL_RULES_TEXT_MAX, &out->nrules);
     if (!cn_dec_status(&d)) out->legacy_rules = dec_str(&d, a, ACL_RULES_TEXT_MAX);
-    if (!cn_dec_status(&d)) out->services = dec_list(&d, a, RPC_ACL_IDENT_NAME_MAX, &out->nservices);
+    if (!cn_dec_status(&d))
+        out->services = dec_list(&d, a, RPC_ACL_IDENT_NAME_MAX, &out->nservices);
     if (!cn_dec_status(&d)) out->nodes = dec_list(&d, a, RPC_ACL_IDENT_NAME_MAX, &out->nnodes);
     if (cn_dec_status(&d) || cn_dec_left(&d) || out->expires_ns < 0) {
         memset(out, 0, sizeof *out);
