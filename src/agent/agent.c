@@ -506,6 +506,7 @@ static int start_http(struct agent *a, struct cn_err *err)
         .kv_max_value = a->cfg.kv_max_value_size,
         .txn_max_req = a->cfg.txn_max_req_len,
         .max_conns_per_client = (size_t)a->cfg.http_max_conns_per_client,
+        .discovery_max_stale_ns = agent_config_dur(&a->cfg, "discovery_max_stale", 0),
     };
     struct http_env env = {.rpc = a->rpc, .agent = a, .acl = a->acl,
                            .route_request = cluster_route_request, .route_ctx = a->cluster,

@@ -629,6 +629,30 @@ static void route_again(struct cluster *cl, struct http_req *r, struct route_try
         route_to_server(cl, r, rt);
 }
 
+/* A stale read this server may answer, unless it carries a max_stale its
+ * last contact with the leader exceeds: then, as Consul's catalog, health
+ * and prepared-query handlers do (their RETRY_ONCE), it is asked again in
+ * default mode, which the leader answers (or which fails with "No cluster
+ * leader" when this server knows none). Consul re-asks from the agent the
+ * client asked, once the stale answer is back; judging here, before the
+ * read, comes to the same for a read answered at once. A blocking read is
+ * judged when it starts: one that parks here and is answered after this
+ * server lost the leader keeps its stale answer (and its LastContact). */
+static bool too_stale(struct cluster *cl, struct http_req *r)
+{
+    int64_t bound = http_max_stale_bound(r);
+    if (!bound) return false;
+    uint64_t lc = server_last_contact_ms(cl->srv);
+    if (lc <= (uint64_t)bound / CN_NS_PER_MS) return false;
+    if (lc == UINT64_MAX)
+        CN_DEBUG("cluster", "no contact with a leader yet: %s asked in default mode", r->path);
+    else
+        CN_DEBUG("cluster", "last contact %" PRIu64 " ms is above max_stale: %s asked in default mode",
+                 lc, r->path);
+    http_read_in_default_mode(r);
+    return true;
+}
+
 int cluster_route_request(void *ctx, struct http_req *r)
 {
     struct cluster *cl = ctx;
@@ -654,9 +678,7 @@ int cluster_route_request(void *ctx, struct http_req *r)
         route_to_server(cl, r, route_try_new(cl));
         return 1;
     }
-    const char *ms = http_param(r, "max_stale");
-    bool stale = http_has_param(r, "stale") || (ms && *ms && strcmp(ms, "0"));
-    if ((r->method == M_GET || r->method == M_HEAD) && stale) return 0;
+    if (http_read_allows_stale(r) && !too_stale(cl, r)) return 0;
     if (server_is_leader(cl->srv)) return 0;
     struct srv_info *leader = cluster__server_by_id(cl, server_leader_id(cl->srv));
     /* No leader known: answer here, which fails with "No cluster leader". */

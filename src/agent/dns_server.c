@@ -8,6 +8,7 @@
  * HTTP API with an internal request (http_server_inject), which the agent's
  * router forwards to a server as it does for any client read.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,8 +314,13 @@ static void http_lookup(struct dns_job *j, bool stale)
     struct dns_server *s = j->s;
     const struct dns_req *r = &j->req;
     char path[1200], a[800], b[800];
-    char q[DNS_LABEL_MAX * 3 + 16];
-    int ql = snprintf(q, sizeof q, "%s", stale ? "stale" : "");
+    char q[DNS_LABEL_MAX * 3 + 48];
+    /* The server that answers a stale read re-asks the leader when its last
+     * contact is above max_stale (Consul's DNS does the same from here);
+     * default mode is named (?leader) so discovery_max_stale leaves it be. */
+    int ql = stale && s->cfg->max_stale_ns > 0
+                 ? snprintf(q, sizeof q, "max_stale=%" PRId64 "ns", s->cfg->max_stale_ns)
+                 : snprintf(q, sizeof q, "leader");
     if (dns_req_remote_dc(s->cfg, r)) {
         url_escape(r->dc, a, sizeof a);
         snprintf(q + ql, sizeof q - (size_t)ql, "%sdc=%s", ql ? "&" : "", a);

@@ -8,7 +8,9 @@
  * the query's run function. Otherwise (a client agent, allow_stale off, or
  * an answer older than max_stale) the lookup is an internal HTTP request to
  * the agent's own API (GET /v1/health/service/...), which the agent's
- * router forwards to a server like any other read.
+ * router forwards to a server like any other read. A stale one carries
+ * ?max_stale=<dns_config.max_stale>: the server that answers re-asks the
+ * leader when its last contact is older than that.
  */
 #ifndef AGENT_DNS_SERVER_H
 #define AGENT_DNS_SERVER_H

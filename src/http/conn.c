@@ -765,8 +765,12 @@ int http__fuzz_parse(const void *data, size_t n, const struct http_config *cfg,
                 if (j) {
                     json_decref(j);
                     http_encoded_query(r);
-                    /* the one rewrite of a raw query (coordinate.c: ?near=_agent) */
+                    /* the rewrites of a raw query: coordinate.c's ?near=_agent */
                     if (http__resolve_near_agent) http__resolve_near_agent(r, "fuzz node/é");
+                    /* and the router's, for stale reads (req.c) */
+                    http__apply_discovery_max_stale(r);
+                    if (http_max_stale_bound(r) || http_read_allows_stale(r))
+                        http_read_in_default_mode(r);
                     http_reply_empty(r, 200);
                 }
             }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "lib/cn_err.h"
@@ -35,6 +36,7 @@ struct http_config {
     size_t max_conns_per_client; /* limits.http_max_conns_per_client */
     const struct http_header_kv *response_headers; /* http_config.response_headers */
     size_t nresponse_headers;
+    int64_t discovery_max_stale_ns; /* discovery_max_stale; 0 = off */
 };
 
 struct http_req;

@@ -103,6 +103,21 @@ char *http_encoded_query(struct http_req *r);
  * On a bad value the 400 answer has been sent and false is returned. */
 bool http_parse_query_opts(struct http_req *r, struct rpc_query_opts *opts);
 
+/* Stale reads and the router (Consul's max_stale, spec
+ * blocking-and-consistency.md section 6). A GET with ?stale or ?max_stale > 0 may
+ * be answered by any server. */
+bool http_read_allows_stale(const struct http_req *r);
+/* The max_stale such a read carries, in ns, on the reads Consul re-asks in
+ * default mode when the stale answer's LastContact is above it (catalog,
+ * health, prepared queries); 0 = none. */
+int64_t http_max_stale_bound(const struct http_req *r);
+/* Make the read a default-mode one (drop ?stale and ?max_stale), so the
+ * server it is forwarded to, or this one, answers as the leader would. */
+void http_read_in_default_mode(struct http_req *r);
+/* discovery_max_stale: a catalog or health read that chose no mode gets
+ * ?max_stale=<it> (the router calls it on the agent the client asked). */
+void http__apply_discovery_max_stale(struct http_req *r);
+
 /* ---- responses ------------------------------------------------------- */
 void http_add_header(struct http_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -6,6 +6,7 @@
  * byte for byte what Consul puts on the wire; clients read them
  * case-insensitively either way.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,123 @@ bool http_parse_query_opts(struct http_req *r, struct rpc_query_opts *o)
     }
     o->mode = stale ? RPC_MODE_STALE : consistent ? RPC_MODE_CONSISTENT : RPC_MODE_DEFAULT;
     return true;
+}
+
+/* ---- stale reads across the router (Consul's max_stale) --------------- */
+
+/* ?max_stale as a duration; 0 when absent, empty or unparsable (the
+ * handler answers 400 for the last). */
+static int64_t max_stale_param(const struct http_req *r)
+{
+    const char *v = http_param(r, "max_stale");
+    int64_t ns;
+    if (!v || !*v || cn_dur_parse(cn_str_from(v), &ns)) return 0;
+    return ns;
+}
+
+bool http_read_allows_stale(const struct http_req *r)
+{
+    return (r->method == M_GET || r->method == M_HEAD) &&
+           (http_has_param(r, "stale") || max_stale_param(r) > 0);
+}
+
+/* The reads Consul re-asks in default mode when the stale answer's
+ * LastContact exceeds max_stale: the RETRY_ONCE of its catalog, health and
+ * prepared-query handlers. Elsewhere ?max_stale only means ?stale. */
+static bool retried_when_too_stale(const char *path)
+{
+    return !strncmp(path, "/v1/catalog/", 12) || !strncmp(path, "/v1/health/", 11) ||
+           !strcmp(path, "/v1/query") || !strncmp(path, "/v1/query/", 10);
+}
+
+int64_t http_max_stale_bound(const struct http_req *r)
+{
+    /* ?stale with ?consistent is the handler's 400, wherever it runs */
+    if (!http_read_allows_stale(r) || http_has_param(r, "consistent") ||
+        !retried_when_too_stale(r->path))
+        return 0;
+    int64_t ns = max_stale_param(r);
+    return ns > 0 ? ns : 0;
+}
+
+/* Does this raw "key[=value]" pair's key decode to one of keys[]? */
+static bool raw_key_in(struct cn_str part, const char *const *keys, size_t n)
+{
+    char k[32];
+    long eq = cn_str_index(part, '=', 0);
+    struct cn_str key = eq < 0 ? part : cn_str_sub(part, 0, (size_t)eq);
+    if (key.len >= sizeof k) return false; /* none of ours is that long */
+    long kn = cn_url_decode(key, k, true);
+    if (kn < 0) return false;
+    k[kn] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(k, keys[i])) return true;
+    return false;
+}
+
+static bool key_in(const char *key, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(key, keys[i])) return true;
+    return false;
+}
+
+/* Drop every ?key in drop[] and append key=value (when key is not NULL), in
+ * the parameters and in the raw target a forwarded request carries. */
+static void query_edit(struct http_req *r, const char *const *drop, size_t ndrop, const char *key,
+                       const char *value)
+{
+    struct cn_str q = cn_str_from(r->raw_query), part;
+    struct cn_buf b;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    while (q.len) {
+        cn_str_cut(&q, '&', &part);
+        if (!part.len || raw_key_in(part, drop, ndrop)) continue;
+        if (b.len) cn_buf_putc(&b, '&');
+        cn_buf_put(&b, part.p, part.len);
+    }
+    struct http_param *np = CN_ARENA_ARRAY(&r->arena, struct http_param, r->nparams + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < r->nparams; i++)
+        if (!key_in(r->params[i].key, drop, ndrop)) np[n++] = r->params[i];
+    if (key) {
+        np[n++] = (struct http_param){cn_arena_strdup(&r->arena, key),
+                                      cn_arena_strdup(&r->arena, value)};
+        if (b.len) cn_buf_putc(&b, '&');
+        query_escape(&b, key);
+        cn_buf_putc(&b, '=');
+        query_escape(&b, value);
+    }
+    r->params = np;
+    r->nparams = n;
+    const char *qm = strchr(r->raw_url, '?');
+    size_t plen = qm ? (size_t)(qm - r->raw_url) : strlen(r->raw_url);
+    r->raw_query = cn_arena_strndup(&r->arena, b.data ? b.data : "", b.len);
+    r->raw_url = b.len ? cn_arena_printf(&r->arena, "%.*s?%s", (int)plen, r->raw_url, r->raw_query)
+                       : cn_arena_strndup(&r->arena, r->raw_url, plen);
+    cn_buf_release(&b);
+}
+
+void http_read_in_default_mode(struct http_req *r)
+{
+    static const char *const drop[] = {"stale", "max_stale"};
+    query_edit(r, drop, CN_ARRAY_SIZE(drop), NULL, NULL);
+}
+
+void http__apply_discovery_max_stale(struct http_req *r)
+{
+    static const char *const drop[] = {"max_stale"};
+    int64_t ns = r->cfg->discovery_max_stale_ns;
+    char v[32];
+    if (ns <= 0 || !(r->method & (M_GET | M_HEAD))) return;
+    /* Consul's parseConsistency: only when the caller chose no mode, and
+     * by path prefix */
+    if (strncmp(r->path, "/v1/catalog", 11) && strncmp(r->path, "/v1/health", 10)) return;
+    if (http_has_param(r, "stale") || http_has_param(r, "consistent") ||
+        http_has_param(r, "leader") || http_has_param(r, "cached") || max_stale_param(r) > 0)
+        return;
+    snprintf(v, sizeof v, "%" PRId64 "ns", ns);
+    query_edit(r, drop, CN_ARRAY_SIZE(drop), "max_stale", v);
 }
 
 /* ---- answers --------------------------------------------------------- */

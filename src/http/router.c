@@ -134,6 +134,7 @@ static void dispatch(struct http_req *r, bool may_forward)
     size_t n = strlen(rt->path);
     r->suffix = rt->path[n - 1] == '/' && strlen(r->path) >= n ? r->path + n : "";
     if (r->hops == 0 && http__pre_route_coordinate && http__pre_route_coordinate(r)) return;
+    if (r->hops == 0) http__apply_discovery_max_stale(r);
     /* Every /v1/agent endpoint is the receiving agent's own business. */
     bool agent = !strncmp(r->path, "/v1/agent/", 10);
     bool local = (rt->flags & ROUTE_LOCAL) || agent;

@@ -300,6 +300,11 @@ raft_id server_leader_id(const struct server *s)
     return raftnode_leader(s->rn);
 }
 
+uint64_t server_last_contact_ms(const struct server *s)
+{
+    return raftnode_last_contact_ms(s->rn);
+}
+
 raft_id server_raft_id(const struct server *s)
 {
     return raftnode_id(s->rn);

@@ -67,6 +67,10 @@ int server_bootstrap(struct server *s, const raft_id *voters, size_t n);
 bool server_has_raft_data(const struct server *s);
 bool server_is_leader(const struct server *s);
 raft_id server_leader_id(const struct server *s);
+/* Milliseconds since this server last heard from a leader (what reads
+ * report as X-Consul-LastContact): 0 on the leader, UINT64_MAX before
+ * any contact. */
+uint64_t server_last_contact_ms(const struct server *s);
 raft_id server_raft_id(const struct server *s);
 const struct raft_config *server_raft_config(const struct server *s);
 int server_raft_change(struct server *s, int op, raft_id id);

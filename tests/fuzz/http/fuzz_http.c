@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         acl = acl_resolver_new(&ac);
         cn_log_set_level(CN_LOG_OFF);
     }
-    struct http_config cfg = {.kv_max_value = 4096, .txn_max_req = 4096};
+    struct http_config cfg = {.kv_max_value = 4096, .txn_max_req = 4096,
+                              .discovery_max_stale_ns = 2000000000};
     struct http_env env = {.acl = acl};
     http__fuzz_parse(data, size, &cfg, &env);
     return 0;

@@ -150,3 +150,110 @@ TEST(http, route_table_lookup)
     ASSERT(n >= 3);
     for (size_t i = 0; i < n; i++) ASSERT(all[i].handler != NULL && all[i].methods != 0);
 }
+
+/* ---- stale reads: the query rewriting the router does ---------------------------- */
+
+/* A request as the connection leaves it (inputs need no unescaping). */
+static void fake_req(struct http_req *r, const struct http_config *cfg, unsigned method,
+                     const char *url)
+{
+    memset(r, 0, sizeof *r);
+    cn_arena_init(&r->arena, 4096);
+    r->cfg = cfg;
+    r->method = method;
+    const char *q = strchr(url, '?');
+    r->path = cn_arena_strndup(&r->arena, url, q ? (size_t)(q - url) : strlen(url));
+    r->raw_url = cn_arena_strdup(&r->arena, url);
+    r->raw_query = cn_arena_strdup(&r->arena, q ? q + 1 : "");
+    r->params = CN_ARENA_ARRAY(&r->arena, struct http_param, 16);
+    char *rest = cn_arena_strdup(&r->arena, r->raw_query), *save = NULL;
+    for (char *kv = strtok_r(rest, "&", &save); kv && r->nparams < 16;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq) *eq = '\0';
+        r->params[r->nparams++] = (struct http_param){kv, eq ? eq + 1 : ""};
+    }
+}
+
+TEST(http, discovery_max_stale_names_max_stale_on_catalog_and_health_reads)
+{
+    struct http_config cfg = {.discovery_max_stale_ns = 2000000000};
+    struct http_req r;
+    fake_req(&r, &cfg, M_GET, "/v1/health/service/web?passing&max_stale=0");
+    http__apply_discovery_max_stale(&r);
+    ASSERT_STR_EQ("/v1/health/service/web?passing&max_stale=2000000000ns", r.raw_url);
+    ASSERT_STR_EQ("passing&max_stale=2000000000ns", r.raw_query);
+    ASSERT_STR_EQ("2000000000ns", http_param(&r, "max_stale"));
+    ASSERT_EQ(2, (int)r.nparams);
+    ASSERT(http_read_allows_stale(&r));
+    ASSERT_EQ(2000000000, http_max_stale_bound(&r));
+    cn_arena_release(&r.arena);
+    /* a mode the caller chose, another endpoint, a write: left alone */
+    const char *kept[] = {"/v1/catalog/nodes?stale", "/v1/catalog/nodes?consistent",
+                          "/v1/catalog/nodes?leader", "/v1/catalog/nodes?cached",
+                          "/v1/catalog/nodes?max_stale=1s", "/v1/kv/a"};
+    for (size_t i = 0; i < CN_ARRAY_SIZE(kept); i++) {
+        fake_req(&r, &cfg, M_GET, kept[i]);
+        http__apply_discovery_max_stale(&r);
+        ASSERT_STR_EQ(kept[i], r.raw_url);
+        cn_arena_release(&r.arena);
+    }
+    fake_req(&r, &cfg, M_PUT, "/v1/catalog/register");
+    http__apply_discovery_max_stale(&r);
+    ASSERT_STR_EQ("/v1/catalog/register", r.raw_url);
+    cn_arena_release(&r.arena);
+    cfg.discovery_max_stale_ns = 0;
+    fake_req(&r, &cfg, M_GET, "/v1/catalog/nodes");
+    http__apply_discovery_max_stale(&r);
+    ASSERT_STR_EQ("/v1/catalog/nodes", r.raw_url);
+    cn_arena_release(&r.arena);
+}
+
+TEST(http, max_stale_bounds_only_the_reads_consul_retries)
+{
+    struct http_config cfg = {0};
+    struct http_req r;
+    static const struct {
+        unsigned method;
+        const char *url;
+        bool stale;
+        int64_t bound;
+    } cases[] = {
+        {M_GET, "/v1/catalog/service/web?max_stale=1s", true, 1000000000},
+        {M_GET, "/v1/health/node/n1?stale&max_stale=250ms", true, 250000000},
+        {M_GET, "/v1/query/q1/execute?max_stale=3s", true, 3000000000},
+        {M_GET, "/v1/query?max_stale=3s", true, 3000000000},
+        {M_GET, "/v1/catalog/nodes?stale", true, 0},
+        {M_GET, "/v1/catalog/nodes?max_stale=0", false, 0},
+        {M_GET, "/v1/catalog/nodes?max_stale=zz", false, 0},
+        {M_GET, "/v1/kv/a?max_stale=1s", true, 0},   /* Consul: plain ?stale */
+        {M_GET, "/v1/catalog/nodes?max_stale=1s&consistent", true, 0}, /* the 400 */
+        {M_PUT, "/v1/catalog/register?max_stale=1s", false, 0},
+    };
+    for (size_t i = 0; i < CN_ARRAY_SIZE(cases); i++) {
+        fake_req(&r, &cfg, cases[i].method, cases[i].url);
+        ASSERT_EQ(cases[i].stale, http_read_allows_stale(&r));
+        ASSERT_EQ(cases[i].bound, http_max_stale_bound(&r));
+        cn_arena_release(&r.arena);
+    }
+}
+
+TEST(http, default_mode_drops_stale_and_max_stale)
+{
+    struct http_config cfg = {0};
+    struct http_req r;
+    fake_req(&r, &cfg, M_GET, "/v1/catalog/nodes?max_stale=5s&near=n1&stale&index=7");
+    http_read_in_default_mode(&r);
+    ASSERT_STR_EQ("/v1/catalog/nodes?near=n1&index=7", r.raw_url);
+    ASSERT_EQ(2, (int)r.nparams);
+    ASSERT(!http_read_allows_stale(&r));
+    ASSERT_STR_EQ("n1", http_param(&r, "near"));
+    ASSERT_STR_EQ("7", http_param(&r, "index"));
+    cn_arena_release(&r.arena);
+    fake_req(&r, &cfg, M_GET, "/v1/health/service/web?stale");
+    http_read_in_default_mode(&r);
+    ASSERT_STR_EQ("/v1/health/service/web", r.raw_url);
+    ASSERT_STR_EQ("", r.raw_query);
+    ASSERT_EQ(0, (int)r.nparams);
+    cn_arena_release(&r.arena);
+}
