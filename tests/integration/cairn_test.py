@@ -364,9 +364,10 @@ def netns_available():
 
 class NetnsCluster(Cluster):
     """A cluster whose agents each run in their own network namespace on one
-    bridge (10.X.Y.0/24), so a partition is a set of iptables DROP rules."""
+    bridge (10.X.Y.0/24), so a partition is a set of iptables DROP rules.
+    config: more agent configuration for every agent (a dict)."""
 
-    def __init__(self, servers=3, clients=0, raft_multiplier=1):
+    def __init__(self, servers=3, clients=0, raft_multiplier=1, config=None):
         self.tag = f"cn{os.getpid() % 100000}"
         net = 200 + os.getpid() % 50
         sub = (os.getpid() // 50) % 250
@@ -380,7 +381,7 @@ class NetnsCluster(Cluster):
         self.servers, self.clients = [], []
         conf = os.path.join(self.tmp, "perf.json")
         with open(conf, "w") as f:
-            json.dump({"performance": {"raft_multiplier": raft_multiplier}}, f)
+            json.dump({"performance": {"raft_multiplier": raft_multiplier}, **(config or {})}, f)
         for i in range(servers + clients):
             server = i < servers
             name = f"s{i + 1}" if server else f"c{i - servers + 1}"
