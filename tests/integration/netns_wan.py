@@ -24,10 +24,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class MultiDC:
     """extra: agent flags for every agent; dc_extra: {dc: flags} for the
     agents of one datacenter (e.g. its own -config-file); token: sent with
-    the readiness checks of start() (needed under ACL default deny)."""
+    the readiness checks of start() (needed under ACL default deny).
+    delay_ms: the one-way delay between datacenters; pair_delay_ms:
+    {(dcA, dcB): ms} for pairs at another distance (either way)."""
 
     def __init__(self, dcs=("dc1", "dc2"), servers=3, clients=1, delay_ms=20,
-                 raft_multiplier=1, extra=(), dc_extra=None, token=None):
+                 raft_multiplier=1, extra=(), dc_extra=None, token=None, pair_delay_ms=None):
         self.token = token
         pid = os.getpid()
         self.tag = f"cw{pid % 100000}"
@@ -111,8 +113,11 @@ class MultiDC:
                 if j != k:
                     _sh(*R, "ip", "rule", "add", "iif", f"b{k}", "to", f"{prefixes[j]}.0/24",
                         "lookup", "100")
+        pairs = [f"{prefixes[dcs.index(a)]}:{prefixes[dcs.index(b)]}={ms}"
+                 for (a, b), ms in (pair_delay_ms or {}).items()]
         self.relay = subprocess.Popen(
-            R + [sys.executable, os.path.join(HERE, "wan_delay.py"), "wan0", str(delay_ms)],
+            R + [sys.executable, os.path.join(HERE, "wan_delay.py"), "wan0", str(delay_ms),
+                 *pairs],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.relay.stdout.readline()  # "ready"
 
