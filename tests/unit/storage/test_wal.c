@@ -637,6 +637,9 @@ TEST(wal, write_error_fails_the_log)
     struct storage_vfs *vfs = storage_fault_new();
     struct storage *s = th_open(vfs, "/d", SEG, NULL);
     ASSERT_OK(th_append(s, 1, 10, 1, 100));
+    /* Let the sync thread finish its own writes first, or it may take the
+     * injected failure and the append below would still succeed. */
+    ASSERT_OK(storage_sync(s));
     storage_fault_inject(vfs, STORAGE_FAULT_WRITE, 1, -ENOSPC);
     ASSERT_EQ(CN_EIO, th_append(s, 11, 11, 1, 100));
     ASSERT_EQ(CN_EIO, th_append(s, 11, 11, 1, 100));
