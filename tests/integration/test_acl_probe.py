@@ -150,10 +150,15 @@ def seed(a):
 
 
 def refused(r):
-    """403, or a transaction rolled back with Permission denied (Consul's 409)."""
+    """403, a transaction rolled back with Permission denied (Consul's 409), or
+    the keyring's 500 refusals."""
     if isinstance(r, Exception):
         return False
     if r.status == 403:
+        return True
+    # Consul 1.7's keyring endpoint refuses with 500 and these texts
+    if r.status == 500 and r.body in (b"Reading keyring denied by ACLs",
+                                      b"Modifying keyring denied due to ACLs"):
         return True
     if r.status == 409:
         try:
