@@ -133,6 +133,13 @@ def a_cut_wan_link_leaves_each_datacenter_serving_itself_then_heals():
         M.heal()
     wait_until(lambda: c1.get("/v1/kv/where?dc=dc2&stale", timeout=30).status == 200, timeout=90,
                interval=1, what="forwarding to resume after the link heals")
+    # and every server sees every other alive in the WAN pool again (the
+    # next test counts on any dc1 server reaching any dc2 server)
+    want = sorted(f"dc{d}s{i}.dc{d}" for d in (1, 2) for i in (1, 2, 3))
+    for s in M.servers("dc1") + M.servers("dc2"):
+        wait_until(lambda s=s: sorted(m["Name"] for m in s.get("/v1/agent/members?wan=1").json()
+                                      if m["Status"] == 1) == want,
+                   timeout=90, interval=0.5, what=f"{s.name} to see the whole WAN pool alive")
 
 
 @test
