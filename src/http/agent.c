@@ -191,12 +191,16 @@ struct members_ctx {
     struct http_req *r;
     struct rpc_filter *f;
     struct cn_jw *w;
+    bool filtered; /* a member hidden by the token's node rules */
 };
 
 static void visit_member(void *ctx, const struct gossip_member *m)
 {
     struct members_ctx *mc = ctx;
-    if (!acl_allow(mc->r->authz, ACL_R_NODE, cn_str_from(m->name), ACL_A_READ)) return;
+    if (!acl_allow(mc->r->authz, ACL_R_NODE, cn_str_from(m->name), ACL_A_READ)) {
+        mc->filtered = true;
+        return;
+    }
     if (rpc_filter_match_fn(mc->f, write_gossip_member, m)) write_gossip_member(mc->w, m);
 }
 
@@ -214,10 +218,12 @@ static void http_agent_members(struct http_req *r)
     if (!http_parse_filter(r, rpc_fs_member, &f)) return;
     http_json_begin(r, &w);
     cn_jw_arr_begin(&w);
-    struct members_ctx mc = {r, f, &w};
+    struct members_ctx mc = {r, f, &w, false};
     if (agent_cluster(a)) cluster_members(agent_cluster(a), want_wan, visit_member, &mc);
     cn_jw_arr_end(&w);
     rpc_filter_free(f);
+    if (mc.filtered && r->authz && !acl_is_anonymous(r->authz))
+        http_add_header(r, "X-Consul-Results-Filtered-By-Acls", "true");
     http_reply_json(r, 200, &w);
 }
 

@@ -131,6 +131,70 @@ def kv_lists_are_filtered_with_the_header():
 
 
 @test
+def catalog_health_and_members_lists_are_filtered_with_the_header():
+    a = agent()
+    for node, svc in (("flt-web", "flt-web-svc"), ("flt-db", "flt-db-svc")):
+        body = {"Node": node, "Address": "10.9.9.9",
+                "Service": {"Service": svc, "Port": 80},
+                "Check": {"Name": "up", "Status": "passing", "ServiceID": svc}}
+        eq(200, a.put("/v1/catalog/register", body, headers=ROOT).status, "register " + node)
+    # the web service also runs on the db node, which this token cannot read
+    body = {"Node": "flt-db", "Address": "10.9.9.9", "Service": {"Service": "flt-web-svc",
+                                                                  "ID": "web2", "Port": 81}}
+    eq(200, a.put("/v1/catalog/register", body, headers=ROOT).status, "register web on db")
+    make_policy(a, "flt-web", 'node "flt-web" { policy = "read" }\n'
+                              'service "flt-web-svc" { policy = "read" }')
+    h = tok(make_token(a, "flt-web")["SecretID"])
+    header = "X-Consul-Results-Filtered-By-ACLs"
+    r = a.get("/v1/catalog/nodes", headers=h)
+    eq(["flt-web"], [n["Node"] for n in r.json()], "nodes")
+    eq("true", r.header(header), "nodes header")
+    r = a.get("/v1/catalog/services", headers=h)
+    eq(["flt-web-svc"], list(r.json()), "services")
+    eq("true", r.header(header), "services header")
+    r = a.get("/v1/catalog/service/flt-web-svc", headers=h)
+    eq(["flt-web"], [n["Node"] for n in r.json()], "service instances")
+    eq("true", r.header(header), "service header")
+    r = a.get("/v1/health/service/flt-web-svc", headers=h)
+    eq(["flt-web"], [e["Node"]["Node"] for e in r.json()], "health service")
+    eq("true", r.header(header), "health header")
+    # the agent's own node is not readable: members filters it out
+    r = a.get("/v1/agent/members", headers=h)
+    eq(200, r.status, "members")
+    eq([], r.json(), "members filtered")
+    eq("true", r.header(header), "members header")
+    # management sees all and gets no header
+    r = a.get("/v1/health/service/flt-web-svc", headers=ROOT)
+    eq(2, len(r.json()), "root sees both instances")
+    eq(None, r.header(header), "no header for management")
+    eq(None, a.get("/v1/agent/members", headers=ROOT).header(header), "members, management")
+
+
+@test
+def a_lock_held_by_a_token_that_is_then_deleted():
+    a = agent()
+    make_policy(a, "locker", 'session_prefix "" { policy = "write" }\n'
+                             'key_prefix "lockd/" { policy = "write" }')
+    t = make_token(a, "locker")
+    h = tok(t["SecretID"])
+    r = a.put("/v1/session/create", {"Name": "held", "TTL": "60s"}, headers=h)
+    eq(200, r.status, f"session create: {r.text}")
+    sid = r.json()["ID"]
+    eq(True, a.put(f"/v1/kv/lockd/k?acquire={sid}", "me", headers=h).json(), "acquire")
+    eq(200, a.delete(f"/v1/acl/token/{t['AccessorID']}", headers=ROOT).status, "delete token")
+    # the deleted token can do nothing more, not even renew or release
+    r = a.put(f"/v1/session/renew/{sid}", headers=h)
+    eq((403, "ACL not found"), (r.status, r.text.strip()), "renew with the deleted token")
+    r = a.put(f"/v1/kv/lockd/k?release={sid}", "x", headers=h)
+    eq((403, "ACL not found"), (r.status, r.text.strip()), "release with the deleted token")
+    # the session and its lock live on (as in Consul, a session does not
+    # belong to its token) until an operator destroys the session
+    eq(sid, a.get("/v1/kv/lockd/k", headers=ROOT).json()[0].get("Session"), "still held")
+    eq(200, a.put(f"/v1/session/destroy/{sid}", headers=ROOT).status, "destroy")
+    eq(None, a.get("/v1/kv/lockd/k", headers=ROOT).json()[0].get("Session"), "released")
+
+
+@test
 def recursive_delete_needs_write_on_the_whole_prefix():
     a = agent()
     for k in ("tree/a", "tree/keep/b"):
