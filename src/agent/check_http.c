@@ -143,6 +143,24 @@ static void error_text(struct check_http_op *op, CURLcode rc, struct cn_buf *out
         curl_url_cleanup(u);
         break;
     }
+    case CURLE_PEER_FAILED_VERIFICATION: {
+        /* OpenSSL's verdict on the chain (other TLS backends report 0 and
+         * keep curl's text): an issuer nobody trusts is Go's
+         * x509.UnknownAuthorityError. */
+        long verify = 0;
+        curl_easy_getinfo(op->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+        switch (verify) {
+        case 2:  /* X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT */
+        case 18: /* X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT */
+        case 19: /* X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN */
+        case 20: /* X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY */
+        case 21: /* X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE */
+            cn_buf_puts(out, "x509: certificate signed by unknown authority");
+            break;
+        default: cn_buf_puts(out, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc)); break;
+        }
+        break;
+    }
     default: cn_buf_puts(out, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc)); break;
     }
 }
