@@ -4,8 +4,10 @@
  * asks about, one uv_timer for curl's timeouts). No request ever blocks the
  * loop; each is bounded by the check's timeout.
  *
- * Consul's rules (agent/checks CheckHTTP): User-Agent "Consul Health
- * Check" and Consul's Accept header unless the check sets them;
+ * Consul's rules (agent/checks CheckHTTP): the method verbatim; User-Agent
+ * "Consul Health Check" and Consul's Accept header unless the check sets
+ * them; the rest of the request as Go's client sends it (gzip asked for,
+ * Connection: close, no Content-Type of its own);
  * 2xx passing, 429 warning, anything else or an error critical; output
  * "HTTP <METHOD> <url>: <status line> Output: <last bytes of the body>".
  * Connections are not reused, so nothing stays open between runs.
@@ -303,8 +305,8 @@ struct check_http_op *check_http_run(struct agent_local *l, const struct agent_c
     op->done = done;
     op->arg = arg;
     op->url = cn_strdup(d->http);
+    /* verbatim, as Go's http.NewRequest takes it: "post" goes out as "post" */
     snprintf(op->method, sizeof op->method, "%s", *d->method ? d->method : "GET");
-    for (char *p = op->method; *p; p++) *p = (char)toupper((unsigned char)*p);
     op->cap = output_max > 0 ? (size_t)output_max : 4096;
     op->ring = cn_malloc(op->cap);
     op->easy = curl_easy_init();
@@ -327,18 +329,33 @@ struct check_http_op *check_http_run(struct agent_local *l, const struct agent_c
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (!strcmp(op->method, "HEAD"))
+    /* Go's request: a body goes with any method; an empty one still gets
+     * "Content-Length: 0" on POST, PUT and PATCH (exact spelling). */
+    bool head = !strcmp(op->method, "HEAD");
+    bool send_body = *d->body || !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") ||
+                     !strcmp(op->method, "PATCH");
+    if (head)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (strcmp(op->method, "GET") || *d->body)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op->method);
-    if (*d->body) {
+    if (send_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
     }
+    if (strcmp(op->method, "GET") || send_body)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op->method);
     if (!has_header(d, "User-Agent"))
         op->headers = curl_slist_append(op->headers, "User-Agent: Consul Health Check");
     if (!has_header(d, "Accept"))
         op->headers = curl_slist_append(op->headers, "Accept: text/plain, text/*, */*");
+    /* curl's form Content-Type for a body: Go sends none the check did not set */
+    if (send_body && !has_header(d, "Content-Type"))
+        op->headers = curl_slist_append(op->headers, "Content-Type:");
+    /* Go's transport asks for gzip (and inflates it) unless the check set
+     * Accept-Encoding or Range, or the request is a HEAD */
+    if (!head && !has_header(d, "Accept-Encoding") && !has_header(d, "Range"))
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    /* keep-alives are off, and Go says so */
+    if (!has_header(d, "Connection"))
+        op->headers = curl_slist_append(op->headers, "Connection: close");
     /* no "Expect: 100-continue" pause on bodies */
     op->headers = curl_slist_append(op->headers, "Expect:");
     for (size_t i = 0; i < d->nheader; i++) {
