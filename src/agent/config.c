@@ -518,7 +518,9 @@ static int decode(struct agent_config *c, struct cn_err *err)
     c->acl_default_allow = strcmp(pol, "deny") != 0;
     c->pid_file = agent_config_str(c, "pid_file", NULL);
     c->enable_script_checks = agent_config_bool(c, "enable_script_checks", false);
-    c->enable_local_script_checks = agent_config_bool(c, "enable_local_script_checks", false);
+    /* Consul: defaults to enable_script_checks; an explicit false wins */
+    c->enable_local_script_checks =
+        agent_config_bool(c, "enable_local_script_checks", c->enable_script_checks);
     c->ui = agent_config_bool(c, "ui_config.enabled", agent_config_bool(c, "ui", false));
 
     /* Consul's consistency checks on the merged result. */

@@ -294,13 +294,16 @@ static int script_allowed(struct agent_local *l, const struct agent_check_def *d
 {
     const struct agent_config *c = agent_cfg(l->agent);
     if (!d->def.nscript_args && !*d->def.docker_container_id) return 0;
-    if (c->enable_script_checks) return 0;
+    /* config files answer to enable_local_script_checks alone (it defaults
+     * to enable_script_checks), the API and restored checks to
+     * enable_script_checks */
     if (src == LOCAL_SRC_FILE) {
         if (c->enable_local_script_checks) return 0;
         return cn_err_set(err, CN_EUNSUPPORTED,
                           "Scripts are disabled on this agent; to enable, configure "
                           "'enable_script_checks' or 'enable_local_script_checks' to true");
     }
+    if (c->enable_script_checks) return 0;
     return cn_err_set(err, CN_EUNSUPPORTED,
                       "Scripts are disabled on this agent from remote calls; to enable, "
                       "configure 'enable_script_checks' to true");
