@@ -584,13 +584,6 @@ void cluster__forward_http(struct cluster *cl, struct http_req *r, const char *a
     cn_buf_release(&b);
 }
 
-static bool tried(const struct route_try *rt, const char *addr)
-{
-    for (int i = 0; rt && i < rt->ntried; i++)
-        if (!strcmp(rt->tried[i], addr)) return true;
-    return false;
-}
-
 /* A client agent's request: to a server of its datacenter, chosen at random
  * among those gossip shows alive and not yet tried for this request. */
 static void route_to_server(struct cluster *cl, struct http_req *r, struct route_try *rt)
@@ -599,11 +592,13 @@ static void route_to_server(struct cluster *cl, struct http_req *r, struct route
     size_t n = 0;
     struct cn_map_iter it;
     void *v;
-    cn_map_iter_init(&it, &cl->servers);
-    while (cn_map_iter_next(&it, NULL, &v) && n < CN_ARRAY_SIZE(alive)) {
-        struct srv_info *si = v;
-        if (si->alive && !tried(rt, si->rpc_addr)) alive[n++] = si;
-    }
+    do {
+        cn_map_iter_init(&it, &cl->servers);
+        while (cn_map_iter_next(&it, NULL, &v) && n < CN_ARRAY_SIZE(alive)) {
+            struct srv_info *si = v;
+            if (si->alive && !route_tried(rt, si->rpc_addr)) alive[n++] = si;
+        }
+    } while (!n && route_new_round(rt));
     if (!n) {
         free(rt);
         http_reply_text(r, 500, "No known Consul servers");

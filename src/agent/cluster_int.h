@@ -7,6 +7,9 @@
 #ifndef AGENT_CLUSTER_INT_H
 #define AGENT_CLUSTER_INT_H
 
+#include <stdbool.h>
+#include <string.h>
+
 #include "agent/cluster.h"
 #include "gossip/io/gossip_io.h"
 #include "lib/cn_list.h"
@@ -42,8 +45,11 @@ struct link {
 };
 
 /* Where a forwarded request may go next if the server it went to fails
- * before answering (Consul's RPC retries on the next server). */
-#define ROUTE_TRIES_MAX 3
+ * before answering (Consul's RPC retries on the next server). Once every
+ * candidate was tried a new round starts: a live server's connection can
+ * fail once (declared dead after a healed partition) while the others are
+ * down, and the retry must be able to come back to it. */
+#define ROUTE_TRIES_MAX 6
 /* Retries stop once the request has waited this long (Consul's
  * rpc_hold_timeout): a server that went silent costs one keepalive
  * timeout, not one per server. */
@@ -53,7 +59,24 @@ struct route_try {
     char dc[64]; /* "" = our own datacenter */
     char tried[ROUTE_TRIES_MAX][64];
     int ntried;
+    int round_start; /* tried[round_start..ntried) are this round's */
 };
+
+/* Whether addr was tried in this round. */
+static inline bool route_tried(const struct route_try *rt, const char *addr)
+{
+    for (int i = rt ? rt->round_start : 0; rt && i < rt->ntried; i++)
+        if (!strcmp(rt->tried[i], addr)) return true;
+    return false;
+}
+
+/* No untried candidate left: start a new round if the budget allows. */
+static inline bool route_new_round(struct route_try *rt)
+{
+    if (!rt || rt->ntried == rt->round_start || rt->ntried >= ROUTE_TRIES_MAX) return false;
+    rt->round_start = rt->ntried;
+    return true;
+}
 
 struct pending {
     uint64_t id;

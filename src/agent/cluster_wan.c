@@ -63,18 +63,18 @@ void cluster__route_remote(struct cluster *cl, struct http_req *r, struct route_
     if (cl->wan && r->hops < 4) {
         const struct gossip *g = gossip_io_core(cl->wan);
         size_t total = gossip_num_members(g);
-        for (size_t i = 0; i < total && n < CANDIDATES_MAX; i++) {
-            struct gossip_member m;
-            gossip_member_at(g, i, &m);
-            const char *dc = gossip_member_tag(&m, "dc");
-            if (!dc || strcmp(dc, rt->dc) || m.status != GOSSIP_STATUS_ALIVE) continue;
-            if (!server_addr(&m, v[n].addr, sizeof v[n].addr)) continue;
-            bool seen = false;
-            for (int t = 0; t < rt->ntried && !seen; t++) seen = !strcmp(rt->tried[t], v[n].addr);
-            if (seen) continue;
-            v[n].rtt = rtt_to(cl, &self, have_self, m.name);
-            n++;
-        }
+        do {
+            for (size_t i = 0; i < total && n < CANDIDATES_MAX; i++) {
+                struct gossip_member m;
+                gossip_member_at(g, i, &m);
+                const char *dc = gossip_member_tag(&m, "dc");
+                if (!dc || strcmp(dc, rt->dc) || m.status != GOSSIP_STATUS_ALIVE) continue;
+                if (!server_addr(&m, v[n].addr, sizeof v[n].addr)) continue;
+                if (route_tried(rt, v[n].addr)) continue;
+                v[n].rtt = rtt_to(cl, &self, have_self, m.name);
+                n++;
+            }
+        } while (!n && route_new_round(rt));
     }
     if (!n) {
         free(rt);
