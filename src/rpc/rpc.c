@@ -97,13 +97,44 @@ struct rpc_write {
     rpc_write_done_fn done;
     void *arg;
     bool canceled;
+    /* A backend may answer inside apply() (no leader, shutting down, a
+     * forward that cannot be sent): the caller has no handle yet, and its
+     * done() may free what the caller goes on to use (an HTTP request
+     * answered at once). Such an answer is kept and delivered from a timer. */
+    bool submitting, early, early_has_res;
+    int early_rc;
+    struct rpc_result early_res;
 };
+
+static void write_free(struct rpc_write *w)
+{
+    free(w->early_res.text);
+    free(w);
+}
 
 static void write_applied(void *arg, int rc, struct rpc_result *res)
 {
     struct rpc_write *w = arg;
+    if (w->submitting) {
+        w->early = true;
+        w->early_rc = rc;
+        if (res) {
+            w->early_has_res = true;
+            w->early_res.index = res->index;
+            w->early_res.ok = res->ok;
+            w->early_res.text = res->text ? cn_strdup(res->text) : NULL; /* the backend's */
+        }
+        return;
+    }
     if (!w->canceled) w->done(w->arg, rc, res);
-    free(w);
+    write_free(w);
+}
+
+static void write_answer_early(void *arg)
+{
+    struct rpc_write *w = arg;
+    if (!w->canceled) w->done(w->arg, w->early_rc, w->early_has_res ? &w->early_res : NULL);
+    write_free(w);
 }
 
 struct rpc_write *rpc_write_submit(struct rpc *rpc, const struct cn_buf *cmd,
@@ -112,12 +143,17 @@ struct rpc_write *rpc_write_submit(struct rpc *rpc, const struct cn_buf *cmd,
     struct rpc_write *w = CN_NEW(struct rpc_write);
     w->done = done;
     w->arg = arg;
+    w->submitting = true;
     rpc->ops->apply(rpc->be, cmd->data, cmd->len, write_applied, w);
+    w->submitting = false;
+    /* done() runs later, as rpc.h promises, even when the backend answered */
+    if (w->early) rpc->ops->timer_start(rpc->be, 0, write_answer_early, w);
     return w;
 }
 
 void rpc_write_cancel(struct rpc_write *w)
 {
-    /* The backend still holds w; it is freed when the command completes. */
+    /* The backend (or the timer of an early answer) still holds w; it is
+     * freed when the command completes. */
     w->canceled = true;
 }
