@@ -374,11 +374,19 @@ class NetnsCluster(Cluster):
         self.prefix = f"10.{net}.{sub}"
         self.bridge = f"{self.tag}br"
         self.namespaces = []
+        self.tmp = tempfile.mkdtemp(prefix="cairn-netns-")
+        self.servers, self.clients = [], []
+        try:
+            self._create(servers, clients, raft_multiplier, config)
+        except BaseException:
+            # a half-built cluster leaves no namespace, veth or bridge behind
+            self.cleanup()
+            raise
+
+    def _create(self, servers, clients, raft_multiplier, config):
         _sh("ip", "link", "add", self.bridge, "type", "bridge")
         _sh("ip", "addr", "add", f"{self.prefix}.254/24", "dev", self.bridge)
         _sh("ip", "link", "set", self.bridge, "up")
-        self.tmp = tempfile.mkdtemp(prefix="cairn-netns-")
-        self.servers, self.clients = [], []
         conf = os.path.join(self.tmp, "perf.json")
         with open(conf, "w") as f:
             json.dump({"performance": {"raft_multiplier": raft_multiplier}, **(config or {})}, f)
@@ -456,5 +464,7 @@ class NetnsCluster(Cluster):
             a.cleanup()
         for ns in self.namespaces:
             _sh("ip", "netns", "del", ns, check=False)
+            # gone with its peer unless that never moved into the namespace
+            _sh("ip", "link", "del", f"{ns}h", check=False)
         _sh("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
