@@ -5,6 +5,9 @@ import base64
 import signal
 import time
 
+import dns.message
+import dns.query
+
 from cairn_test import Cluster, eq, main, test, wait_until
 
 # a short anti-entropy interval so the full-sync test need not wait a minute
@@ -139,23 +142,49 @@ def gossip_members_are_reconciled_into_the_catalog():
     eq(sorted(n for n in names if n.startswith("s")), consul)
 
 
+def dns_answers(agent, name):
+    """(SRV (target, port) pairs, A addresses) the agent's DNS answers for name."""
+    out = []
+    for rdtype in ("SRV", "A"):
+        q = dns.message.make_query(name, rdtype)
+        r = dns.query.udp(q, "127.0.0.1", port=agent.dns_port, timeout=5)
+        out.append(sorted((str(x.target), x.port) if rdtype == "SRV" else x.address
+                          for rrset in r.answer for x in rrset))
+    return tuple(out)
+
+
 @test
-def a_killed_client_goes_critical_and_its_services_leave_passing():
-    c2 = C.clients[1]
+def a_killed_client_goes_critical_and_its_services_leave_passing_and_dns():
+    c1, c2 = C.clients
     eq(200, c2.put("/v1/agent/service/register", {"Name": "web2", "Port": 80}).status)
-    wait_until(lambda: len(C.servers[0].get("/v1/health/service/web2?passing").json()) == 1,
-               what="web2 passing")
+    # a second instance on c1, at an address of its own: DNS goes on answering
+    # for it, so what leaves the answers is c2 and nothing else
+    eq(200, c1.put("/v1/agent/service/register", {"ID": "web2-c1", "Name": "web2", "Port": 81,
+                                                 "Address": "127.0.0.21"}).status)
+    wait_until(lambda: len(C.servers[0].get("/v1/health/service/web2?passing").json()) == 2,
+               what="web2 passing on c1 and c2")
+    on_c1 = ("7f000015.addr.dc1.consul.", 81)
+    both = ([on_c1, ("c2.node.dc1.consul.", 80)], ["127.0.0.1", "127.0.0.21"])
+    for name, a in (("s1", C.servers[0]), ("c1", c1)):
+        wait_until(lambda a=a: dns_answers(a, "web2.service.consul") == both,
+                   what=f"web2 on c1 and c2 in {name}'s DNS")
     c2.kill()
     def serf_status():
         for ch in C.servers[0].get("/v1/health/node/c2").json():
             if ch["CheckID"] == "serfHealth":
                 return ch["Status"]
     wait_until(lambda: serf_status() == "critical", timeout=20, what="serfHealth critical")
-    eq([], C.servers[0].get("/v1/health/service/web2?passing").json())
+    eq(["c1"], [e["Node"]["Node"] for e in
+                C.servers[0].get("/v1/health/service/web2?passing").json()])
+    # a server answers from its own (stale) state, a client through a server
+    for name, a in (("s1", C.servers[0]), ("c1", c1)):
+        wait_until(lambda a=a: dns_answers(a, "web2.service.consul") == ([on_c1], ["127.0.0.21"]),
+                   timeout=5, what=f"c2 to leave web2's SRV and A answers in {name}'s DNS")
     # still registered (failed, not left)
-    eq(1, len(C.servers[0].get("/v1/catalog/service/web2").json()))
+    eq(2, len(C.servers[0].get("/v1/catalog/service/web2").json()))
     c2.start()
     wait_until(lambda: serf_status() == "passing", timeout=20, what="serfHealth passing again")
+    eq(200, c1.put("/v1/agent/service/deregister/web2-c1").status)
 
 
 @test
