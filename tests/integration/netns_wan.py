@@ -154,9 +154,11 @@ class MultiDC:
         n = sum(len(d["servers"]) for d in self.dcs.values())
         s0 = next(iter(self.dcs.values()))["servers"][0]
         hdr = {"X-Consul-Token": self.token} if self.token else {}
+        # Usually a second; a gossip packet the relay dropped leaves a member
+        # to the next WAN push-pull (up to a minute), hence the long bound.
         wait_until(lambda: sum(m["Status"] == 1 for m in
                                s0.get("/v1/agent/members?wan=1", headers=hdr).json())
-                   == n, timeout=timeout, what="every server in the WAN pool")
+                   == n, timeout=max(timeout, 100), what="every server in the WAN pool")
         return self
 
     def cut(self):
