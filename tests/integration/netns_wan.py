@@ -147,6 +147,15 @@ class MultiDC:
         return next((s for s in self.servers(dc) if addr == f"{s.ip}:8300"), None)
 
     def start(self, timeout=40):
+        try:
+            return self._start(timeout)
+        except BaseException:
+            # a half-started topology must not outlive the test: its agents
+            # and routes would disturb the next one
+            self.cleanup()
+            raise
+
+    def _start(self, timeout):
         for a in self.agents():
             a.start()
         for dc in self.dcs:
