@@ -28,20 +28,26 @@
 #include "rpc/rpc_acl_repl.h"
 #include "rpc/rpc_cmd.h"
 
-static void dump_done(struct rpc_query *q, int rc)
+/* Answer a read with its result in the binary codecs (encoded in b when
+ * rc is 0), or its error. Releases b. */
+static void reply_encoded(struct rpc_query *q, int rc, struct cn_buf *b)
 {
     struct http_req *r = q->arg;
     http_read_headers(r, q);
-    if (rc) {
+    if (rc)
         http_reply_error(r, rc, q->err.msg);
-    } else {
-        struct cn_buf b;
-        cn_buf_init(&b, CN_BUF_UNLIMITED);
-        rpc_node_dump_encode(q->resp, &b);
-        http_reply_raw(r, 200, "application/octet-stream", b.data, b.len);
-        cn_buf_release(&b);
-    }
+    else
+        http_reply_raw(r, 200, "application/octet-stream", b->data, b->len);
+    cn_buf_release(b);
     http_read_finish(q, NULL);
+}
+
+static void dump_done(struct rpc_query *q, int rc)
+{
+    struct cn_buf b;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    if (!rc) rpc_node_dump_encode(q->resp, &b);
+    reply_encoded(q, rc, &b);
 }
 
 static void http_node_dump(struct http_req *r)
@@ -58,18 +64,10 @@ static void http_node_dump(struct http_req *r)
 
 static void acl_dump_done(struct rpc_query *q, int rc)
 {
-    struct http_req *r = q->arg;
-    http_read_headers(r, q);
-    if (rc) {
-        http_reply_error(r, rc, q->err.msg);
-    } else {
-        struct cn_buf b;
-        cn_buf_init(&b, CN_BUF_UNLIMITED);
-        rpc_acl_dump_encode(q->resp, &b);
-        http_reply_raw(r, 200, "application/octet-stream", b.data, b.len);
-        cn_buf_release(&b);
-    }
-    http_read_finish(q, NULL);
+    struct cn_buf b;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    if (!rc) rpc_acl_dump_encode(q->resp, &b);
+    reply_encoded(q, rc, &b);
 }
 
 static void http_acl_dump(struct http_req *r)
@@ -87,18 +85,10 @@ static void http_acl_dump(struct http_req *r)
 
 static void acl_ident_done(struct rpc_query *q, int rc)
 {
-    struct http_req *r = q->arg;
-    http_read_headers(r, q);
-    if (rc) {
-        http_reply_error(r, rc, q->err.msg);
-    } else {
-        struct cn_buf b;
-        cn_buf_init(&b, CN_BUF_UNLIMITED);
-        rpc_acl_ident_encode(q->resp, &b);
-        http_reply_raw(r, 200, "application/octet-stream", b.data, b.len);
-        cn_buf_release(&b);
-    }
-    http_read_finish(q, NULL);
+    struct cn_buf b;
+    cn_buf_init(&b, CN_BUF_UNLIMITED);
+    if (!rc) rpc_acl_ident_encode(q->resp, &b);
+    reply_encoded(q, rc, &b);
 }
 
 /* No permission needed: the router already refused a secret that names no
