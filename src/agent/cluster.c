@@ -483,34 +483,15 @@ static size_t cli_peers(void *be, const char **out, size_t max)
     return 0;
 }
 
-static void cli_timer_cb(uv_timer_t *t)
-{
-    struct rpc_timer *rt = CN_CONTAINER_OF(t, struct rpc_timer, t);
-    rpc_timer_fn fn = rt->fn;
-    void *arg = rt->arg;
-    rt->fn = NULL;
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-    fn(arg);
-}
-
 static struct rpc_timer *cli_timer_start(void *be, uint64_t ms, rpc_timer_fn fn, void *arg)
 {
-    struct cluster *cl = be;
-    struct rpc_timer *rt = CN_NEW(struct rpc_timer);
-    uv_timer_init(cl->loop, &rt->t);
-    rt->fn = fn;
-    rt->arg = arg;
-    uv_timer_start(&rt->t, cli_timer_cb, ms, 0);
-    return rt;
+    return server_loop_timer_start(((struct cluster *)be)->loop, ms, fn, arg);
 }
 
 static void cli_timer_stop(void *be, struct rpc_timer *t)
 {
     (void)be;
-    if (!t || !t->fn) return;
-    t->fn = NULL;
-    uv_timer_stop(&t->t);
-    uv_close((uv_handle_t *)&t->t, (uv_close_cb)free);
+    server_loop_timer_stop(t);
 }
 
 static uint64_t cli_random(void *be)

@@ -107,12 +107,6 @@ struct srv_info {
     enum gossip_status status;
 };
 
-struct rpc_timer {
-    uv_timer_t t;
-    rpc_timer_fn fn;
-    void *arg;
-};
-
 struct cluster {
     uv_loop_t *loop;
     struct cluster_config cfg;

@@ -115,24 +115,34 @@ static void timer_cb(uv_timer_t *t)
     fn(arg);
 }
 
-static struct rpc_timer *be_timer_start(void *be, uint64_t ms, rpc_timer_fn fn, void *arg)
+struct rpc_timer *server_loop_timer_start(uv_loop_t *loop, uint64_t ms, rpc_timer_fn fn,
+                                          void *arg)
 {
-    struct server *s = be;
     struct rpc_timer *rt = CN_NEW(struct rpc_timer);
-    uv_timer_init(s->loop, &rt->t);
+    uv_timer_init(loop, &rt->t);
     rt->fn = fn;
     rt->arg = arg;
     uv_timer_start(&rt->t, timer_cb, ms, 0);
     return rt;
 }
 
-static void be_timer_stop(void *be, struct rpc_timer *t)
+void server_loop_timer_stop(struct rpc_timer *t)
 {
-    (void)be;
     if (!t || !t->fn) return;
     t->fn = NULL;
     uv_timer_stop(&t->t);
     uv_close((uv_handle_t *)&t->t, (uv_close_cb)free);
+}
+
+static struct rpc_timer *be_timer_start(void *be, uint64_t ms, rpc_timer_fn fn, void *arg)
+{
+    return server_loop_timer_start(((struct server *)be)->loop, ms, fn, arg);
+}
+
+static void be_timer_stop(void *be, struct rpc_timer *t)
+{
+    (void)be;
+    server_loop_timer_stop(t);
 }
 
 static uint64_t be_random(void *be)

@@ -93,4 +93,10 @@ void server_apply_local(struct server *s, const void *cmd, size_t len, rpc_appli
  * leadership gain, once the leader's own no-op is committed. */
 void server_establish_leadership(struct server *s);
 
+/* The backends' one-shot timers on a libuv loop (rpc_backend_ops
+ * timer_start / timer_stop), shared with the client agent's backend. */
+struct rpc_timer *server_loop_timer_start(uv_loop_t *loop, uint64_t ms, rpc_timer_fn fn,
+                                          void *arg);
+void server_loop_timer_stop(struct rpc_timer *t);
+
 #endif
